@@ -1,0 +1,24 @@
+"""Strict JAX settings for every test, and PRNG keys on demand.
+
+x64 is off by default (the library must work in float32); a test that compares against a float64 reference asks for
+the ``x64`` fixture, which turns double precision on for that test only.
+"""
+
+import jax
+import pytest
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_default_matmul_precision", "highest")
+
+
+@pytest.fixture
+def key() -> jax.Array:
+    """A fresh, fixed PRNG key."""
+    return jax.random.key(0)
+
+
+@pytest.fixture
+def x64():
+    """Run the test with 64-bit floats enabled."""
+    with jax.enable_x64(True):
+        yield
