@@ -1,0 +1,12 @@
+"""Infinite-width layers ``(init_fn, apply_fn, kernel_fn)``: the public semantics of ``neural_tangents.stax``.
+
+Explicit re-exports only; each layer lives in a small module of its own.
+"""
+
+from dl_theory.stax.kernel import Kernel
+from dl_theory.stax.layer import layer
+
+__all__ = [
+    "Kernel",
+    "layer",
+]

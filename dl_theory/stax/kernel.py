@@ -1,0 +1,204 @@
+r"""The ``Kernel`` pytree: infinite-width covariances carried from layer to layer.
+
+A network of infinite width (channels :math:`n \to \infty`) maps a Gaussian process to a Gaussian
+process (Neal, 1994; Lee et al., 2018; Matthews et al., 2018); its gradient-descent dynamics are
+governed by the neural tangent kernel (Jacot et al., 2018). A ``Kernel`` holds everything a layer needs
+to map the input covariances to the output ones, with the semantics of neural-tangents (Novak et al.,
+2020, arXiv:1912.02803).
+
+Array layouts
+-------------
+Write ``N1``/``N2`` for the two batch sizes and ``X, Y, ...`` for the ``S >= 0`` spatial sizes (the
+input axes other than ``batch_axis`` and ``channel_axis``, in input order). Channel axes never appear:
+channels are i.i.d. The spatial axes of the two arguments of a covariance are *zipped* (interleaved),
+``(X, X, Y, Y)``, never ``(X, Y, X, Y)``.
+
+=====================  =========================  ====================  ========================
+field                  ``diagonal_spatial=False``  ``diagonal_spatial``  meaning
+=====================  =========================  ====================  ========================
+``nngp``, ``ntk``      ``(N1, N2, X, X, Y, Y)``   ``(N1, N2, X, Y)``    :math:`K(x_1, x_2)`
+``cov1`` (batch diag)  ``(N1, X, X, Y, Y)``       ``(N1, X, Y)``        :math:`K(x_{1i}, x_{1i})`
+``cov1`` (batch full)  ``(N1, N1, X, X, Y, Y)``   ``(N1, N1, X, Y)``    :math:`K(x_{1i}, x_{1j})`
+``cov2``               as ``cov1`` with ``N2``    as ``cov1``, ``N2``   ``None`` if ``x2 is None``
+=====================  =========================  ====================  ========================
+
+"batch diag" is ``diagonal_batch=True`` (the default): ``cov1[i, ...]`` is the covariance of sample
+``i`` with itself; "batch full" is ``diagonal_batch=False``. With ``diagonal_spatial=True`` only the
+same-position covariances ``K(x_1[h, w], x_2[h, w])`` are stored; this is exact whenever the top of the
+network needs only them (e.g. ``Conv -> Relu -> Flatten``) and it is inferred automatically (see
+:mod:`dl_theory.stax.layer`).
+
+Index convention, e.g. for images:
+``nngp[i, j, h, h', w, w'] = E[f(x1_i)[h, w, c] f(x2_j)[h', w', c]]`` for any one channel ``c``.
+``ntk`` is always a full array of the shape of ``nngp`` (never a scalar placeholder), or ``None`` when
+the NTK was not requested (``get`` without ``'ntk'``).
+
+Other fields: ``x1_is_x2`` is a boolean array, true when the second batch is the first one (``x2 is
+None`` or equal values); ``cov2 is None`` iff ``x2`` was ``None`` (read it as ``cov1`` then).
+``is_gaussian``: the outputs are jointly Gaussian given the inputs (true after an affine layer with
+Gaussian weights). ``is_reversed`` exists for API compatibility and is always ``False`` (spatial axes
+are never stored reversed). ``shape1``/``shape2`` are the shapes of the finite-width activations the
+covariances describe (their channel size is a placeholder).
+"""
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+__all__ = [
+    "Kernel",
+    "Variances",
+    "broadcast_pair",
+    "diagonal_of",
+    "variances",
+    "zip_axes",
+    "unzip_axes",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Kernel:
+    """Infinite-width NNGP/NTK covariances of a layer's outputs; layouts in the module docstring.
+
+    Attributes:
+      nngp: covariance between the first and the second batch.
+      ntk: neural tangent kernel, same shape as ``nngp``, or ``None`` when not computed.
+      cov1: covariance of the first batch with itself.
+      cov2: covariance of the second batch with itself, ``None`` when ``x2`` is ``None``.
+      x1_is_x2: boolean array, true when both batches are the same inputs.
+      is_gaussian: outputs are Gaussian given the inputs (after an affine Gaussian layer).
+      is_reversed: always ``False`` (kept for neural-tangents compatibility).
+      is_input: ``False``, as in neural-tangents (kept for compatibility).
+      diagonal_batch: ``cov1``/``cov2`` keep one batch axis (the diagonal) instead of two.
+      diagonal_spatial: only same-position spatial covariances are stored.
+      shape1: shape of the first batch of finite-width activations.
+      shape2: shape of the second batch of finite-width activations.
+      batch_axis: batch axis of the activations.
+      channel_axis: channel axis of the activations (the one taken to infinity).
+      mask1: always ``None`` (masking is not supported).
+      mask2: always ``None``.
+    """
+
+    nngp: jax.Array
+    ntk: jax.Array | None
+    cov1: jax.Array
+    cov2: jax.Array | None
+    x1_is_x2: jax.Array
+    is_gaussian: bool = False
+    is_reversed: bool = False
+    is_input: bool = False
+    diagonal_batch: bool = True
+    diagonal_spatial: bool = False
+    shape1: Any = None
+    shape2: Any = None
+    batch_axis: int = 0
+    channel_axis: int = -1
+    mask1: jax.Array | None = None
+    mask2: jax.Array | None = None
+
+    def replace(self, **changes: Any) -> "Kernel":
+        """A copy with ``changes`` applied (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+    def asdict(self) -> dict[str, Any]:
+        """Fields as a shallow ``dict``."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @property
+    def n_spatial(self) -> int:
+        """Number of spatial axes ``S``."""
+        return self.nngp.ndim - 2 if self.diagonal_spatial else (self.nngp.ndim - 2) // 2
+
+    @property
+    def cov_batch_ndim(self) -> int:
+        """Number of leading batch axes of ``cov1``/``cov2`` (1 or 2)."""
+        return 1 if self.diagonal_batch else 2
+
+
+_DATA_FIELDS = ("nngp", "ntk", "cov1", "cov2", "x1_is_x2", "mask1", "mask2")
+_META_FIELDS = tuple(f.name for f in dataclasses.fields(Kernel) if f.name not in _DATA_FIELDS)
+jax.tree_util.register_dataclass(Kernel, data_fields=list(_DATA_FIELDS), meta_fields=list(_META_FIELDS))
+
+FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Kernel))
+
+
+def zip_axes(x: jax.Array, start: int) -> jax.Array:
+    """``(..., X, Y, X', Y')`` -> ``(..., X, X', Y, Y')`` for the axes from ``start`` on (an even number)."""
+    n = (x.ndim - start) // 2
+    order = [a for i in range(n) for a in (start + i, start + n + i)]
+    return jnp.transpose(x, tuple(range(start)) + tuple(order))
+
+
+def unzip_axes(x: jax.Array, start: int) -> jax.Array:
+    """Inverse of :func:`zip_axes`: ``(..., X, X', Y, Y')`` -> ``(..., X, Y, X', Y')``."""
+    n = (x.ndim - start) // 2
+    order = [start + 2 * i for i in range(n)] + [start + 2 * i + 1 for i in range(n)]
+    return jnp.transpose(x, tuple(range(start)) + tuple(order))
+
+
+def _diagonal_pairs(x: jax.Array, start: int, count: int) -> jax.Array:
+    """Diagonal over ``count`` consecutive axis pairs from ``start``; one axis stays per pair, in place."""
+    for _ in range(count):
+        x = jnp.diagonal(x, axis1=start, axis2=start + 1)
+    return jnp.moveaxis(x, tuple(range(x.ndim - count, x.ndim)), tuple(range(start, start + count)))
+
+
+def diagonal_of(cov: jax.Array, diagonal_batch: bool, diagonal_spatial: bool) -> jax.Array:
+    """Variances ``v[i, X, Y] = K(x_i[X, Y], x_i[X, Y])`` of a ``cov1``/``cov2`` array, shape ``(N, *S)``."""
+    if not diagonal_batch:
+        cov = _diagonal_pairs(cov, 0, 1)
+    if not diagonal_spatial:
+        cov = _diagonal_pairs(cov, 1, (cov.ndim - 1) // 2)
+    return cov
+
+
+def broadcast_pair(
+    v_a: jax.Array, v_b: jax.Array, two_batch_axes: bool, diagonal_spatial: bool
+) -> tuple[jax.Array, jax.Array]:
+    """Reshape per-point quantities ``(N_a, *S)``, ``(N_b, *S)`` to broadcast against a covariance layout.
+
+    Args:
+      v_a: quantity of the left argument (e.g. its variance), shape ``(N_a, *S)``.
+      v_b: quantity of the right argument, shape ``(N_b, *S)``.
+      two_batch_axes: the target has two batch axes (``nngp``, ``ntk``, or a ``cov`` with
+        ``diagonal_batch=False``); otherwise one (a ``cov`` with ``diagonal_batch=True``, ``N_a == N_b``).
+      diagonal_spatial: the target stores only same-position covariances.
+
+    Returns:
+      ``(a, b)`` such that ``a * b`` has the target layout, e.g. shapes ``(N_a, 1, X, 1, Y, 1)`` and
+      ``(1, N_b, 1, X, 1, Y)``.
+    """
+    if two_batch_axes:
+        v_a, v_b = v_a[:, None], v_b[None, :]
+    b = 2 if two_batch_axes else 1
+    if diagonal_spatial:
+        return v_a, v_b
+    shape_a = v_a.shape[:b] + tuple(d for n in v_a.shape[b:] for d in (n, 1))
+    shape_b = v_b.shape[:b] + tuple(d for n in v_b.shape[b:] for d in (1, n))
+    return v_a.reshape(shape_a), v_b.reshape(shape_b)
+
+
+class Variances(NamedTuple):
+    """Per-entry variances of the two arguments of each covariance, broadcastable to its layout.
+
+    ``nngp[i, j, ...]`` pairs ``var(x1_i[...])`` (``nngp[0]``) with ``var(x2_j[...])`` (``nngp[1]``); likewise
+    ``cov1`` (both factors from the first batch) and ``cov2`` (``None`` when ``Kernel.cov2`` is ``None``).
+    """
+
+    cov1: tuple[jax.Array, jax.Array]
+    nngp: tuple[jax.Array, jax.Array]
+    cov2: tuple[jax.Array, jax.Array] | None
+
+
+def variances(k: Kernel) -> Variances:
+    """The :class:`Variances` of ``k``: what a nonlinearity needs besides the covariances themselves."""
+    v1 = diagonal_of(k.cov1, k.diagonal_batch, k.diagonal_spatial)
+    v2 = v1 if k.cov2 is None else diagonal_of(k.cov2, k.diagonal_batch, k.diagonal_spatial)
+    two = not k.diagonal_batch
+    return Variances(
+        cov1=broadcast_pair(v1, v1, two, k.diagonal_spatial),
+        nngp=broadcast_pair(v1, v2, True, k.diagonal_spatial),
+        cov2=None if k.cov2 is None else broadcast_pair(v2, v2, two, k.diagonal_spatial),
+    )
