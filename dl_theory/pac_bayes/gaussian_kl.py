@@ -30,7 +30,7 @@ from dl_theory.types import PyTree
 
 
 def kl_diag_gaussians(mean_q: PyTree, var_q: PyTree, mean_p: PyTree, var_p: PyTree | ArrayLike) -> jax.Array:
-    r"""KL divergence :math:`\mathrm{KL}(Q\|P)` between diagonal Gaussians :math:`Q` and :math:`P` (module docstring).
+    r"""KL divergence between diagonal Gaussians over pytrees (formula in the module docstring).
 
     Args:
       mean_q: posterior mean pytree.
