@@ -1,0 +1,1 @@
+"""Pure models, one module per topic."""

@@ -1,0 +1,1 @@
+"""Closed forms used by the claims: counting functions, capacities and bounds."""
