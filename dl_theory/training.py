@@ -72,7 +72,7 @@ def _check_data(data: PyTree, batch_size: int | None) -> int:
         raise ValueError("data must contain at least one array")
     sizes = {np.shape(a)[0] if np.ndim(a) else None for a in leaves}
     if len(sizes) != 1 or None in sizes:
-        raise ValueError(f"every array in data needs the same leading (example) axis; got sizes {sorted(sizes, key=str)}")
+        raise ValueError(f"every array in data needs one shared leading (example) axis; got {sorted(sizes, key=str)}")
     (n,) = sizes
     if batch_size is not None and not 0 < batch_size <= n:
         raise ValueError(f"batch_size must be in [1, {n}] (the number of examples); got {batch_size}")
