@@ -1,0 +1,365 @@
+r"""Empirical NNGP and NTK of any ``apply_fn(params, x, **kwargs)`` over any parameter pytree.
+
+For a network :math:`f(\theta, x)` with Jacobian :math:`J(x) = \partial f(\theta, x) / \partial \theta`,
+
+.. math::
+    K_{\mathrm{NNGP}}(x_1, x_2) = f(\theta, x_1) f(\theta, x_2)^\top, \qquad
+    \Theta(x_1, x_2) = J(x_1) J(x_2)^\top = \sum_{\ell} J_\ell(x_1) J_\ell(x_2)^\top,
+
+the sum running over parameter leaves :math:`\ell` (Jacot et al., 2018; Lee et al., 2019). Output axes are laid
+out, traced and diagonalized as in :mod:`dl_theory.kernel_axes` (neural-tangents' public semantics: same names,
+arguments, defaults and :class:`NtkImplementation` values, so ``import dl_theory as nt`` ports user code).
+
+NTK implementations (Novak et al., 2022, "Fast Finite Width Neural Tangent Kernel", ICML):
+
+* ``JACOBIAN_CONTRACTION`` (1): :math:`J(x_1)`, :math:`J(x_2)` by reverse mode (``jax.jacrev``; forward mode when
+  the network has fewer parameters than outputs), then one ``einsum`` per parameter leaf.
+  Cost :math:`\approx O\,[\mathrm{FP}] + O_1 O_2 P` for :math:`O` outputs, :math:`P` parameters.
+* ``NTK_VECTOR_PRODUCTS`` (2): never forms :math:`J`. Column :math:`j` of :math:`\Theta` is
+  :math:`J(x_1)\,(J(x_2)^\top e_j)`: one VJP through :math:`f(x_2)` and one JVP through :math:`f(x_1)` per output
+  coordinate of :math:`f(x_2)`. With ``vmap_axes`` the VJP runs on the single example that owns :math:`e_j`.
+* ``AUTO`` (0): both are lowered with ``jax.jit(...).lower(...)`` on abstract shapes and the one with fewer XLA
+  flops (``Lowered.cost_analysis()['flops']``, ties to 1) is used; the choice is cached per argument shapes.
+  If XLA reports no cost, ``JACOBIAN_CONTRACTION`` is used.
+* ``STRUCTURED_DERIVATIVES`` (3) needs a custom interpreter over JAX internals and is not provided (raises).
+"""
+
+import enum
+import functools
+import math
+from collections import namedtuple
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from dl_theory import empirical_args as args_
+from dl_theory import kernel_axes
+from dl_theory.kernel_axes import Axes
+from dl_theory.types import ApplyFn, PyTree
+
+__all__ = [
+    "DEFAULT_NTK_IMPLEMENTATION", "NtkImplementation", "empirical_kernel_fn", "empirical_nngp_fn",
+    "empirical_ntk_fn", "empirical_ntk_vp_fn", "ntk_cost_estimates",
+]
+
+KernelFn = Callable[..., PyTree]
+
+
+class NtkImplementation(enum.IntEnum):
+    """How the empirical NTK is computed; values match neural-tangents' enum."""
+
+    AUTO = 0
+    JACOBIAN_CONTRACTION = 1
+    NTK_VECTOR_PRODUCTS = 2
+    STRUCTURED_DERIVATIVES = 3
+
+
+DEFAULT_NTK_IMPLEMENTATION = NtkImplementation.JACOBIAN_CONTRACTION
+
+
+def empirical_nngp_fn(f: ApplyFn, trace_axes: Axes = (-1,), diagonal_axes: Axes = ()) -> KernelFn:
+    """Return ``nngp_fn(x1, x2, params, **apply_fn_kwargs)``, one draw of :math:`f(x_1) f(x_2)^\\top`.
+
+    The result has one kernel per output leaf of ``f``; its shape is ``zip(f(x1).shape, f(x2).shape)`` with
+    ``trace_axes`` removed (averaged) and ``diagonal_axes`` kept once. ``x2=None`` means ``x2 = x1``.
+    """
+
+    def nngp_fn(x1: PyTree, x2: PyTree | None, params: PyTree, **apply_fn_kwargs: Any) -> PyTree:
+        kw1, kw2 = args_.split_kwargs(apply_fn_kwargs, x1, x2)
+        args_.check_inputs(x1, x2, None)
+        args_.output_shapes(f, params, x1, kw1, "x1")
+        out1 = f(params, x1, **kw1)
+        if x2 is not None:
+            args_.output_shapes(f, params, x2, kw2, "x2")
+        out2 = out1 if x2 is None else f(params, x2, **kw2)
+
+        def leaf_kernel(o1: jax.Array, o2: jax.Array) -> jax.Array:
+            trace, diag = kernel_axes.validate_axes(trace_axes, diagonal_axes, o1.shape, o2.shape)
+            return kernel_axes.contract([(o1, o2)], o1.ndim, trace, diag)
+
+        return jax.tree.map(leaf_kernel, out1, out2)
+
+    return nngp_fn
+
+
+def empirical_ntk_fn(
+    f: ApplyFn,
+    trace_axes: Axes = (-1,),
+    diagonal_axes: Axes = (),
+    vmap_axes: Any = None,
+    implementation: NtkImplementation | int = DEFAULT_NTK_IMPLEMENTATION,
+) -> KernelFn:
+    """Return ``ntk_fn(x1, x2, params, **apply_fn_kwargs)``, one draw of :math:`J(x_1) J(x_2)^\\top`.
+
+    Args:
+        f: ``f(params, x, **kwargs)`` returning an array or a pytree of arrays (one kernel per output leaf).
+        trace_axes: output axes averaged over (the pair of axes is traced and divided by its size).
+        diagonal_axes: output axes whose kernel diagonal only is kept (e.g. ``(0,)`` for per-example variances).
+        vmap_axes: ``None`` (no batch structure), an int batch axis of inputs and outputs, or a triple
+            ``(in_axes, out_axes, kwargs_axes)``; it certifies that example ``i`` of ``f(x)`` depends only on
+            example ``i`` of ``x`` (no BatchNorm), which lets Jacobians be taken per example.
+        implementation: an :class:`NtkImplementation` (or its int value); see the module docstring.
+
+    Raises:
+        NotImplementedError: ``implementation=3`` (structured derivatives).
+        ValueError: unknown implementation; at call time, bad axes, mismatched inputs, or params that do not fit.
+    """
+    impl = _canonical_implementation(implementation)
+    if impl == NtkImplementation.AUTO:
+        return _auto_ntk_fn(f, trace_axes, diagonal_axes, vmap_axes)
+    kernel = _jacobian_contraction if impl == NtkImplementation.JACOBIAN_CONTRACTION else _ntk_vector_products
+
+    def ntk_fn(x1: PyTree, x2: PyTree | None, params: PyTree, **apply_fn_kwargs: Any) -> PyTree:
+        problem = _Problem(f, x1, x2, params, apply_fn_kwargs, trace_axes, diagonal_axes, vmap_axes)
+        return kernel(problem, params)
+
+    return ntk_fn
+
+
+def empirical_kernel_fn(
+    f: ApplyFn,
+    trace_axes: Axes = (-1,),
+    diagonal_axes: Axes = (),
+    vmap_axes: Any = None,
+    implementation: NtkImplementation | int = DEFAULT_NTK_IMPLEMENTATION,
+) -> KernelFn:
+    """Return ``kernel_fn(x1, x2, get, params, **apply_fn_kwargs)`` for NNGP and/or NTK draws.
+
+    ``get`` is ``"nngp"``, ``"ntk"``, a tuple of them (an ``EmpiricalKernel`` namedtuple in that order), or
+    ``None`` for ``("nngp", "ntk")``. ``vmap_axes`` and ``implementation`` apply to the NTK only.
+    """
+    fns = {
+        "nngp": empirical_nngp_fn(f, trace_axes, diagonal_axes),
+        "ntk": empirical_ntk_fn(f, trace_axes, diagonal_axes, vmap_axes, implementation),
+    }
+
+    def kernel_fn(
+        x1: PyTree, x2: PyTree | None, get: str | tuple[str, ...] | None, params: PyTree, **apply_fn_kwargs: Any
+    ) -> Any:
+        names = ("nngp", "ntk") if get is None else (get,) if isinstance(get, str) else tuple(get)
+        names = tuple(n.lower() if isinstance(n, str) else n for n in names)
+        if not names or len(set(names)) != len(names) or not set(names) <= set(fns):
+            raise ValueError(f"`get` must be 'nngp', 'ntk', a tuple of distinct ones, or None; got {get!r}.")
+        outs = [fns[n](x1, x2, params, **apply_fn_kwargs) for n in names]
+        if isinstance(get, str):
+            return outs[0]
+        cls = _kernel_tuple(names)
+        return jax.tree.map(lambda *ks: cls(*ks), *outs)
+
+    return kernel_fn
+
+
+def empirical_ntk_vp_fn(
+    f: ApplyFn, x1: PyTree, x2: PyTree | None, params: PyTree, **apply_fn_kwargs: Any
+) -> Callable[[PyTree], PyTree]:
+    """Return ``ntk_vp_fn(cotangents) = J(x_1) J(x_2)^\\top v`` without forming the NTK.
+
+    ``cotangents`` has the structure and shapes of ``f(params, x2)``; the result those of ``f(params, x1)``.
+    Cost: one VJP through ``f(x2)`` and one JVP through ``f(x1)`` per product.
+    """
+    kw1, kw2 = args_.split_kwargs(apply_fn_kwargs, x1, x2)
+    args_.check_inputs(x1, x2, None)
+    args_.output_shapes(f, params, x1, kw1, "x1")
+    fx2 = args_.output_shapes(f, params, x1 if x2 is None else x2, kw2, "x2")
+    _, pullback = jax.vjp(lambda p: f(p, x1 if x2 is None else x2, **kw2), params)
+    _, push = jax.linearize(lambda p: f(p, x1, **kw1), params)
+
+    def ntk_vp_fn(cotangents: PyTree) -> PyTree:
+        got = jax.tree.map(jnp.shape, cotangents)
+        want = jax.tree.map(lambda s: s.shape, fx2)
+        if jax.tree.structure(got) != jax.tree.structure(want) or got != want:
+            raise ValueError(f"`cotangents` must have the shapes of f(params, x2) = {want}, got {got}.")
+        return push(*pullback(cotangents))
+
+    return ntk_vp_fn
+
+
+def ntk_cost_estimates(
+    f: ApplyFn, x1: PyTree, x2: PyTree | None, params: PyTree, trace_axes: Axes = (-1,),
+    diagonal_axes: Axes = (), vmap_axes: Any = None, **apply_fn_kwargs: Any,
+) -> dict[NtkImplementation, float]:
+    """XLA flop estimates (``jax.jit(ntk_fn).lower(...).cost_analysis()``) of implementations 1 and 2.
+
+    Arrays are replaced by ``jax.ShapeDtypeStruct`` so nothing is executed; values are ``nan`` where XLA reports
+    no cost.
+    """
+    out = {}
+    for impl in (NtkImplementation.JACOBIAN_CONTRACTION, NtkImplementation.NTK_VECTOR_PRODUCTS):
+        ntk_fn = empirical_ntk_fn(f, trace_axes, diagonal_axes, vmap_axes, impl)
+        out[impl] = _lowered_flops(ntk_fn, (x1, x2, params), apply_fn_kwargs)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class _Problem:
+    """Validated arguments of one NTK call, with the closures both implementations need."""
+
+    def __init__(self, f, x1, x2, params, kwargs, trace_axes, diagonal_axes, vmap_axes):
+        kw1, kw2 = args_.split_kwargs(kwargs, x1, x2)
+        self.fx1 = args_.output_shapes(f, params, x1, kw1, "x1")
+        self.fx2 = self.fx1 if x2 is None else args_.output_shapes(f, params, x2, kw2, "x2")
+        self.vm = args_.canonicalize_vmap_axes(vmap_axes, x1, self.fx1, kw1)
+        args_.check_inputs(x1, x2, None if self.vm is None else self.vm.x)
+        self.out_tree = jax.tree.structure(self.fx1)
+        if jax.tree.structure(self.fx2) != self.out_tree:
+            raise ValueError(f"f(x1) and f(x2) have different structures: {self.out_tree} vs "
+                             f"{jax.tree.structure(self.fx2)}.")
+        self.shapes1 = [s.shape for s in self.out_tree.flatten_up_to(self.fx1)]
+        self.shapes2 = [s.shape for s in self.out_tree.flatten_up_to(self.fx2)]
+        self.axes = [kernel_axes.validate_axes(trace_axes, diagonal_axes, s1, s2)
+                     for s1, s2 in zip(self.shapes1, self.shapes2, strict=True)]
+        self.keys = list(kw1)
+        self.inputs = ((x1, [kw1[k] for k in self.keys]),
+                       (x1, [kw1[k] for k in self.keys]) if x2 is None else (x2, [kw2[k] for k in self.keys]))
+        self.full_fns = tuple(functools.partial(_apply, f, x, dict(zip(self.keys, kw, strict=True)))
+                              for x, kw in self.inputs)
+        self.same = x2 is None
+        self.n_params = sum(math.prod(jnp.shape(p)) for p in jax.tree.leaves(params))
+        if self.vm is not None:
+            self.g = args_.per_example_fn(f, self.vm, self.keys)
+            self.fx_axes = self.out_tree.flatten_up_to(self.vm.fx)
+            self.kw_in_axes = [self.vm.kw.get(k) for k in self.keys]
+
+    def per_example_shape(self, shape: tuple[int, ...], leaf: int) -> tuple[int, ...]:
+        return shape[: self.fx_axes[leaf]] + shape[self.fx_axes[leaf] + 1:]
+
+
+def _apply(f: ApplyFn, x: PyTree, kwargs: dict, params: PyTree) -> PyTree:
+    return f(params, x, **kwargs)
+
+
+def _jacobian(fn: Callable[[PyTree], PyTree], params: PyTree, out_size: int, n_params: int) -> PyTree:
+    """Reverse mode unless the network has fewer parameters than outputs."""
+    return (jax.jacfwd if n_params < out_size else jax.jacrev)(fn)(params)
+
+
+def _jacobians(pb: _Problem, params: PyTree, side: int) -> PyTree:
+    shapes = pb.shapes1 if side == 0 else pb.shapes2
+    if pb.vm is None:
+        return _jacobian(pb.full_fns[side], params, sum(math.prod(s) for s in shapes), pb.n_params)
+    per_size = sum(math.prod(pb.per_example_shape(s, i)) for i, s in enumerate(shapes))
+
+    def one(x_i: PyTree, *kw_i: Any) -> PyTree:
+        return _jacobian(lambda p: pb.g(p, x_i, *kw_i), params, per_size, pb.n_params)
+
+    x, kw = pb.inputs[side]
+    return jax.vmap(one, in_axes=(pb.vm.x, *pb.kw_in_axes), out_axes=pb.vm.fx)(x, *kw)
+
+
+def _jacobian_contraction(pb: _Problem, params: PyTree) -> PyTree:
+    j1 = pb.out_tree.flatten_up_to(_jacobians(pb, params, 0))
+    j2 = j1 if pb.same else pb.out_tree.flatten_up_to(_jacobians(pb, params, 1))
+    kernels = []
+    for a1, a2, s1, (trace, diag) in zip(j1, j2, pb.shapes1, pb.axes, strict=True):
+        pairs = list(zip(jax.tree.leaves(a1), jax.tree.leaves(a2), strict=True))
+        kernels.append(kernel_axes.contract(pairs, len(s1), trace, diag))
+    return pb.out_tree.unflatten(kernels)
+
+
+def _ntk_vector_products(pb: _Problem, params: PyTree) -> PyTree:
+    _, push1 = jax.linearize(pb.full_fns[0], params)
+    dtypes = [s.dtype for s in pb.out_tree.flatten_up_to(pb.fx2)]
+    kernels = []
+    for leaf, (s1, s2, (trace, diag)) in enumerate(zip(pb.shapes1, pb.shapes2, pb.axes, strict=True)):
+
+        def columns(pullback: Callable, shapes: list[tuple[int, ...]], leaf: int = leaf) -> jax.Array:
+            """Theta[:, j] for every output coordinate j of leaf `leaf` of the pulled-back output."""
+            size = math.prod(shapes[leaf])
+            basis = jnp.eye(size, dtype=dtypes[leaf]).reshape((size, *shapes[leaf]))
+
+            def column(e: jax.Array) -> jax.Array:
+                ct = [e if k == leaf else jnp.zeros(s, d)
+                      for k, (s, d) in enumerate(zip(shapes, dtypes, strict=True))]
+                (v,) = pullback(pb.out_tree.unflatten(ct))
+                return pb.out_tree.flatten_up_to(push1(v))[leaf]
+
+            return jax.vmap(column)(basis)
+
+        if pb.vm is None:
+            _, pullback = jax.vjp(pb.full_fns[1], params)
+            k21 = columns(pullback, pb.shapes2).reshape(s2 + s1)
+        else:
+            singles = [pb.per_example_shape(s, i) for i, s in enumerate(pb.shapes2)]
+
+            def per_example(x_j: PyTree, *kw_j: Any, singles: list = singles) -> jax.Array:
+                _, pullback = jax.vjp(lambda p: pb.g(p, x_j, *kw_j), params)
+                return columns(pullback, singles)
+
+            x2, kw2 = pb.inputs[1]
+            cols = jax.vmap(per_example, in_axes=(pb.vm.x, *pb.kw_in_axes))(x2, *kw2)
+            k21 = jnp.moveaxis(cols.reshape((s2[pb.fx_axes[leaf]], *singles[leaf], *s1)), 0, pb.fx_axes[leaf])
+        nd = len(s1)
+        k12 = k21.transpose(tuple(range(nd, 2 * nd)) + tuple(range(nd)))
+        kernels.append(kernel_axes.trace_and_diagonal(k12, nd, trace, diag))
+    return pb.out_tree.unflatten(kernels)
+
+
+def _canonical_implementation(implementation: NtkImplementation | int) -> NtkImplementation:
+    try:
+        impl = NtkImplementation(implementation)
+    except ValueError as err:
+        raise ValueError(f"`implementation` must be one of {[int(i) for i in NtkImplementation]} "
+                         f"(NtkImplementation), got {implementation!r}.") from err
+    if impl == NtkImplementation.STRUCTURED_DERIVATIVES:
+        raise NotImplementedError(
+            "implementation=STRUCTURED_DERIVATIVES (3) needs a custom interpreter over JAX internals, which "
+            "dl_theory does not use; pass JACOBIAN_CONTRACTION (1), NTK_VECTOR_PRODUCTS (2) or AUTO (0)."
+        )
+    return impl
+
+
+def _auto_ntk_fn(f: ApplyFn, trace_axes: Axes, diagonal_axes: Axes, vmap_axes: Any) -> KernelFn:
+    fns = {i: empirical_ntk_fn(f, trace_axes, diagonal_axes, vmap_axes, i)
+           for i in (NtkImplementation.JACOBIAN_CONTRACTION, NtkImplementation.NTK_VECTOR_PRODUCTS)}
+    choice: dict[str, NtkImplementation] = {}
+
+    def ntk_fn(x1: PyTree, x2: PyTree | None, params: PyTree, **apply_fn_kwargs: Any) -> PyTree:
+        key = _signature((x1, x2, params), apply_fn_kwargs)
+        if key not in choice:
+            costs = {i: _lowered_flops(fn, (x1, x2, params), apply_fn_kwargs) for i, fn in fns.items()}
+            finite = {i: c for i, c in costs.items() if math.isfinite(c)}
+            choice[key] = (min(finite, key=lambda i: (finite[i], i)) if len(finite) == len(costs)
+                           else NtkImplementation.JACOBIAN_CONTRACTION)
+        return fns[choice[key]](x1, x2, params, **apply_fn_kwargs)
+
+    ntk_fn.choices = choice  # which implementation AUTO picked, per argument signature (for inspection)
+    return ntk_fn
+
+
+def _is_array(a: Any) -> bool:
+    return hasattr(a, "shape") and hasattr(a, "dtype")
+
+
+def _signature(positional: tuple, kwargs: dict) -> str:
+    leaves, tree = jax.tree.flatten((positional, kwargs))
+    return str(tree) + str([(a.shape, str(a.dtype)) if _is_array(a) else repr(a) for a in leaves])
+
+
+def _lowered_flops(fn: KernelFn, positional: tuple, kwargs: dict) -> float:
+    """Flops XLA estimates for ``fn(*positional, **kwargs)``; array leaves become abstract, others static."""
+    leaves, tree = jax.tree.flatten((positional, kwargs))
+    mask = [_is_array(a) for a in leaves]
+    specs = [jax.ShapeDtypeStruct(jnp.shape(a), a.dtype) for a, m in zip(leaves, mask, strict=True) if m]
+
+    def run(*dynamic: ArrayLike) -> PyTree:
+        it = iter(dynamic)
+        pos, kw = jax.tree.unflatten(tree, [next(it) if m else a for a, m in zip(leaves, mask, strict=True)])
+        return fn(*pos, **kw)
+
+    try:
+        cost = jax.jit(run).lower(*specs).cost_analysis()
+    except Exception:  # a backend without cost analysis: no estimate
+        return float("nan")
+    if isinstance(cost, list | tuple):
+        cost = cost[0] if cost else None
+    return float(cost.get("flops", float("nan"))) if cost else float("nan")
+
+
+@functools.cache
+def _kernel_tuple(names: tuple[str, ...]) -> type:
+    return namedtuple("EmpiricalKernel", names)

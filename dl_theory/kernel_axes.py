@@ -1,0 +1,136 @@
+"""Output-axis layout of empirical kernels: ``trace_axes`` and ``diagonal_axes``.
+
+An empirical kernel pairs two outputs :math:`y^1 = f(x_1)` and :math:`y^2 = f(x_2)` of equal rank :math:`d`
+(neural-tangents convention, Novak et al., 2020, "Neural Tangents", ICLR). Each output axis :math:`i` is either
+
+* traced (:math:`i \\in T`): the pair of axes is summed along its diagonal and divided by its size,
+* diagonal (:math:`i \\in D`): only the diagonal of the pair is kept, so the axis appears once,
+* free: the axis of :math:`y^1` and the axis of :math:`y^2` both appear, next to each other.
+
+With an optional trailing "parameter" block :math:`p` shared by both operands (a Jacobian), the kernel is
+
+.. math::
+    K[\\dots, a_i, b_i, \\dots, c_j, \\dots]
+      = \\frac{1}{\\prod_{t \\in T} n_t} \\sum_{t \\in T} \\sum_p y^1[\\dots, a_i, \\dots, c_j, \\dots, t, \\dots; p]\\,
+        y^2[\\dots, b_i, \\dots, c_j, \\dots, t, \\dots; p],
+
+with the output axes in their original order (:math:`i` free, :math:`j \\in D`). For ``trace_axes=(-1,)`` and
+outputs of shape ``(N, C)`` this is the usual ``(N1, N2)`` kernel averaged over the ``C`` logits.
+"""
+
+import math
+import operator
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+
+Axes = int | Sequence[int]
+
+
+def canonicalize_axes(axes: Axes, ndim: int, name: str) -> tuple[int, ...]:
+    """Validate ``axes`` against an output of rank ``ndim``; return them sorted and non-negative.
+
+    Raises:
+        TypeError: ``axes`` is not an int or a sequence of ints.
+        ValueError: an axis is out of range or repeated.
+    """
+    seq = (axes,) if isinstance(axes, int) else axes
+    try:
+        seq = tuple(operator.index(a) for a in seq)
+    except TypeError as err:
+        raise TypeError(f"`{name}` must be an int or a sequence of ints, got {axes!r}.") from err
+    out = []
+    for a in seq:
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"`{name}`={tuple(seq)} contains axis {a}, out of range for outputs of rank {ndim} "
+                f"(expected {-ndim} <= axis < {ndim})."
+            )
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"`{name}`={tuple(seq)} repeats an axis (rank-{ndim} outputs).")
+    return tuple(sorted(out))
+
+
+def validate_axes(
+    trace_axes: Axes, diagonal_axes: Axes, shape1: Sequence[int], shape2: Sequence[int]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Check ``trace_axes`` / ``diagonal_axes`` against output shapes ``shape1`` (of ``f(x1)``), ``shape2``.
+
+    Returns:
+        The canonical (sorted, non-negative) trace and diagonal axes.
+
+    Raises:
+        ValueError: ranks differ, axes out of range, repeated or overlapping, or ``shape1`` and ``shape2``
+            differ on a traced or diagonal axis.
+    """
+    shape1, shape2 = tuple(shape1), tuple(shape2)
+    if len(shape1) != len(shape2):
+        raise ValueError(f"f(x1) and f(x2) must have the same rank, got shapes {shape1} and {shape2}.")
+    ndim = len(shape1)
+    trace = canonicalize_axes(trace_axes, ndim, "trace_axes")
+    diag = canonicalize_axes(diagonal_axes, ndim, "diagonal_axes")
+    overlap = sorted(set(trace) & set(diag))
+    if overlap:
+        raise ValueError(
+            f"`trace_axes`={tuple(trace)} and `diagonal_axes`={tuple(diag)} overlap on axes {overlap} "
+            f"(canonicalized for rank-{ndim} outputs)."
+        )
+    for i in trace + diag:
+        if shape1[i] != shape2[i]:
+            kind = "traced" if i in trace else "diagonal"
+            raise ValueError(
+                f"f(x1) and f(x2) must match on {kind} axis {i}, got shapes {shape1} and {shape2}."
+            )
+    return trace, diag
+
+
+def kernel_shape(
+    shape1: Sequence[int], shape2: Sequence[int], trace: Sequence[int], diag: Sequence[int]
+) -> tuple[int, ...]:
+    """Shape of the kernel of outputs of shapes ``shape1`` and ``shape2`` (canonical axes)."""
+    out: list[int] = []
+    for i, (n1, n2) in enumerate(zip(shape1, shape2, strict=True)):
+        if i in trace:
+            continue
+        out += [n1] if i in diag else [n1, n2]
+    return tuple(out)
+
+
+def _labels(
+    ndim: int, n_shared: int, trace: Sequence[int], diag: Sequence[int]
+) -> tuple[list[int], list[int], list[int]]:
+    """Einsum sublists for (operand 1, operand 2, result); ``n_shared`` trailing axes are summed."""
+    shared = list(range(2 * ndim, 2 * ndim + n_shared))
+    lhs = list(range(ndim)) + shared
+    rhs = [i if (i in trace or i in diag) else ndim + i for i in range(ndim)] + shared
+    out: list[int] = []
+    for i in range(ndim):
+        if i not in trace:
+            out += [i] if i in diag else [i, ndim + i]
+    return lhs, rhs, out
+
+
+def contract(
+    pairs: Sequence[tuple[jax.Array, jax.Array]], ndim: int, trace: Sequence[int], diag: Sequence[int]
+) -> jax.Array:
+    """Sum of kernel contractions of ``(a1, a2)`` pairs, normalized by the traced size.
+
+    Each ``a1`` has shape ``shape1 + P`` and ``a2`` shape ``shape2 + P`` (``P`` the shared trailing block, e.g.
+    a parameter's shape, possibly empty); all pairs share ``shape1`` and ``shape2``.
+    """
+    total = None
+    for a1, a2 in pairs:
+        lhs, rhs, out = _labels(ndim, a1.ndim - ndim, trace, diag)
+        term = jnp.einsum(a1, lhs, a2, rhs, out)
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("`pairs` is empty: f has no parameters to differentiate.")
+    return total / math.prod(pairs[0][0].shape[i] for i in trace)
+
+
+def trace_and_diagonal(k_full: jax.Array, ndim: int, trace: Sequence[int], diag: Sequence[int]) -> jax.Array:
+    """Reduce a full kernel of shape ``shape1 + shape2`` to the layout of the module docstring."""
+    lhs, rhs, out = _labels(ndim, 0, trace, diag)
+    return jnp.einsum(k_full, lhs + rhs, out) / math.prod(k_full.shape[i] for i in trace)
