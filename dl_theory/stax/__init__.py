@@ -6,10 +6,52 @@ Explicit re-exports only; each layer lives in a small module of its own.
 from dl_theory.stax.branching import FanInConcat, FanInProd, FanInSum, FanOut
 from dl_theory.stax.combinators import parallel, repeat, serial
 from dl_theory.stax.dense import Dense, Identity
+from dl_theory.stax.elementwise import (
+    ABRelu,
+    Abs,
+    Cos,
+    Erf,
+    Exp,
+    Gaussian,
+    Gelu,
+    LeakyRelu,
+    Rbf,
+    Relu,
+    Sigmoid_like,
+    Sign,
+    Sin,
+)
+from dl_theory.stax.elementwise_general import (
+    Elementwise,
+    ElementwiseNumerical,
+    Hermite,
+    Monomial,
+    Polynomial,
+    RectifiedMonomial,
+)
 from dl_theory.stax.kernel import Kernel
 from dl_theory.stax.layer import layer
 
 __all__ = [
+    "ABRelu",
+    "Abs",
+    "Cos",
+    "Elementwise",
+    "ElementwiseNumerical",
+    "Erf",
+    "Exp",
+    "Gaussian",
+    "Gelu",
+    "Hermite",
+    "LeakyRelu",
+    "Monomial",
+    "Polynomial",
+    "Rbf",
+    "RectifiedMonomial",
+    "Relu",
+    "Sigmoid_like",
+    "Sign",
+    "Sin",
     "Dense",
     "FanInConcat",
     "FanInProd",
