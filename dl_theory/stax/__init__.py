@@ -5,6 +5,7 @@ Explicit re-exports only; each layer lives in a small module of its own.
 
 from dl_theory.stax.branching import FanInConcat, FanInProd, FanInSum, FanOut
 from dl_theory.stax.combinators import parallel, repeat, serial
+from dl_theory.stax.conv import Conv
 from dl_theory.stax.dense import Dense, Identity
 from dl_theory.stax.elementwise import (
     ABRelu,
@@ -29,10 +30,20 @@ from dl_theory.stax.elementwise_general import (
     Polynomial,
     RectifiedMonomial,
 )
+from dl_theory.stax.flatten import Flatten
 from dl_theory.stax.kernel import Kernel
 from dl_theory.stax.layer import layer
+from dl_theory.stax.pooling import AvgPool, GlobalAvgPool, GlobalSumPool, SumPool
+from dl_theory.stax.spatial import Padding
 
 __all__ = [
+    "AvgPool",
+    "Conv",
+    "Flatten",
+    "GlobalAvgPool",
+    "GlobalSumPool",
+    "Padding",
+    "SumPool",
     "ABRelu",
     "Abs",
     "Cos",
