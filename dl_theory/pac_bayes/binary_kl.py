@@ -19,9 +19,10 @@ implicit-function theorem,
 for training objectives (Pérez-Ortiz et al., 2021, "Tighter risk certificates for neural networks", JMLR 22).
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import xlog1py, xlogy
 from jax.typing import ArrayLike
 
 from dl_theory.pac_bayes._checks import check_nonnegative, check_probability
@@ -43,8 +44,19 @@ def binary_kl(q: ArrayLike, p: ArrayLike) -> jax.Array:
 
 
 def _kl(q: jax.Array, p: jax.Array) -> jax.Array:
-    kl = xlogy(q, q) - xlogy(q, p) + xlog1py(1 - q, -q) - xlog1py(1 - q, -p)
-    return jnp.maximum(kl, 0.0)
+    # Near p = q the logs are log1p of the exact difference q - p over p (resp. 1 - p), which keeps kl's relative
+    # precision where the naive form cancels; far from q the plain difference of logs is used.
+    p_lo = jnp.where(q > 0, p, 1.0)  # placeholders keep the unused branches finite
+    p_hi = jnp.where(q < 1, p, 0.0)
+    log_q_over_p = jnp.where(
+        jnp.abs(q - p_lo) < 0.5 * p_lo, jnp.log1p((q - p_lo) / p_lo), jnp.log(q) - jnp.log(p_lo)
+    )
+    log_1q_over_1p = jnp.where(
+        jnp.abs(p_hi - q) < 0.5 * (1 - p_hi), jnp.log1p((p_hi - q) / (1 - p_hi)), jnp.log1p(-q) - jnp.log1p(-p_hi)
+    )
+    first = jnp.where(q > 0, q * log_q_over_p, 0.0)
+    second = jnp.where(q < 1, (1 - q) * log_1q_over_1p, 0.0)
+    return jnp.maximum(first + second, 0.0)
 
 
 def _as_float(*xs: ArrayLike) -> tuple[jax.Array, ...]:
@@ -57,6 +69,7 @@ def _default_iters(dtype: jnp.dtype) -> int:
     return 64 if jnp.finfo(dtype).bits <= 32 else 128
 
 
+@functools.partial(jax.jit, static_argnames="num_iters")
 def _bisect_upper(q: jax.Array, c: jax.Array, num_iters: int) -> jax.Array:
     """Bisection on [q, 1] keeping kl(q||lo) <= c < kl(q||hi); returns hi (never below the true inverse)."""
 
@@ -68,7 +81,7 @@ def _bisect_upper(q: jax.Array, c: jax.Array, num_iters: int) -> jax.Array:
 
     q, c = jnp.broadcast_arrays(q, c)
     _, hi = jax.lax.fori_loop(0, num_iters, step, (q, jnp.ones_like(q)))
-    return jnp.where(q == 0, -jnp.expm1(-c), hi)
+    return jnp.where(q == 0, -jnp.expm1(-c), jnp.where(c == 0, q, hi))
 
 
 def kl_inv_upper(q: ArrayLike, c: ArrayLike, num_iters: int | None = None) -> jax.Array:
