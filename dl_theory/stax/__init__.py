@@ -3,6 +3,7 @@
 Explicit re-exports only; each layer lives in a small module of its own.
 """
 
+from dl_theory.stax.aggregate import Aggregate
 from dl_theory.stax.branching import FanInConcat, FanInProd, FanInSum, FanOut
 from dl_theory.stax.combinators import parallel, repeat, serial
 from dl_theory.stax.conv import Conv
@@ -33,10 +34,14 @@ from dl_theory.stax.elementwise_general import (
 from dl_theory.stax.flatten import Flatten
 from dl_theory.stax.kernel import Kernel
 from dl_theory.stax.layer import layer
+from dl_theory.stax.normalization import Dropout, LayerNorm
 from dl_theory.stax.pooling import AvgPool, GlobalAvgPool, GlobalSumPool, SumPool
 from dl_theory.stax.spatial import Padding
 
 __all__ = [
+    "Aggregate",
+    "Dropout",
+    "LayerNorm",
     "AvgPool",
     "Conv",
     "Flatten",
