@@ -37,7 +37,7 @@ def bounded_cross_entropy(logits_NxC: ArrayLike, labels_N: ArrayLike, pmin: floa
     check_open_interval("pmin", pmin, 0.0, 1.0)
     log_probs_NxC = jax.nn.log_softmax(logits_NxC)
     log_p_N = jnp.take_along_axis(log_probs_NxC, jnp.asarray(labels_N)[:, None], axis=1)[:, 0]
-    return -jnp.maximum(log_p_N, jnp.log(pmin)) / jnp.log(1 / pmin)
+    return jnp.clip(-jnp.maximum(log_p_N, jnp.log(pmin)) / jnp.log(1 / pmin), 0.0, 1.0)  # clip: rounding
 
 
 def zero_one_loss(logits_NxC: ArrayLike, labels_N: ArrayLike) -> jax.Array:
