@@ -36,8 +36,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, (str, bool, int, type(None))):
         return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
+    if isinstance(value, float):  # includes np.float64, which is a float subclass: store a plain float
+        return float(value) if math.isfinite(value) else str(value)
     array = np.asarray(value)
     if array.dtype == bool:
         return array.tolist()

@@ -51,9 +51,11 @@ def write_text(path: Path, text: str) -> None:
 def save_figure(figure: Any, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format=path.suffix.lstrip("."))
-    plt.close(figure)
+    try:
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format=path.suffix.lstrip("."))
+    finally:
+        plt.close(figure)
 
 
 def git_commit() -> str | None:
@@ -86,10 +88,8 @@ def run_experiment(experiment: Experiment, config: Any, out_dir: Path, preset: s
     out_dir = Path(out_dir)
     start = time.perf_counter()
     result = experiment.run(config)
-    figure = experiment.plot(result)
     png = f"{experiment.id}.png"
-    save_figure(figure, out_dir / png)
-    record = {
+    record = {  # built (and so checked to be serializable) before any file is written
         "experiment": experiment.id,
         "preset": preset,
         "config": _plain(dataclasses.asdict(config)),
@@ -97,8 +97,9 @@ def run_experiment(experiment: Experiment, config: Any, out_dir: Path, preset: s
         "metrics": _plain(result.metrics),
         "figures": [png],
         "env": env_stamp(),
-        "seconds": round(time.perf_counter() - start, 2),
     }
+    save_figure(experiment.plot(result), out_dir / png)
+    record["seconds"] = round(time.perf_counter() - start, 2)
     write_text(out_dir / f"{experiment.id}.json", json.dumps(record, indent=1) + "\n")
     return record
 

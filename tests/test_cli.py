@@ -1,0 +1,233 @@
+"""Tests of the ``dl-theory`` command line.
+
+A tiny fake experiment is registered by monkeypatching :func:`dl_theory.experiment.registry` (which both
+``registry()`` and ``get()`` in the CLI go through), and ``dl_theory.cli.main`` is called in-process. One test runs
+the installed console script in a subprocess, against the real registry.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from dl_theory import cli  # noqa: E402
+from dl_theory import experiment as experiment_lib  # noqa: E402
+from dl_theory.experiment import Claim, Experiment, Result  # noqa: E402
+
+FAKE_ID = "fake-experiment"
+OTHER_ID = "other-experiment"
+
+
+@dataclass(frozen=True)
+class FakeConfig:
+    seed: int = 0
+    n_trials: int = 10
+    scale: float = 1.5
+    fail: bool = False
+    widths: tuple[int, ...] = (1, 2)
+
+    @classmethod
+    def quick(cls) -> "FakeConfig":
+        return cls(n_trials=3)
+
+
+@dataclass(frozen=True)
+class FailingConfig(FakeConfig):
+    @classmethod
+    def quick(cls) -> "FailingConfig":
+        return cls(fail=True)
+
+
+def _run(cfg: FakeConfig) -> Result:
+    claims = [
+        Claim.close("sum-of-widths", "sum(widths) equals itself", sum(cfg.widths), float(sum(cfg.widths)), atol=0.0),
+        Claim.at_most("passes-unless-fail", "0 <= 1 unless fail is set", 1.0, 2.0 if cfg.fail else 0.0),
+    ]
+    return Result(claims, {"n_trials": cfg.n_trials, "seed": cfg.seed}, {"xs": [0, 1, 2]})
+
+
+def _plot(result: Result):
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot(result.data["xs"])
+    return fig
+
+
+FAKE = Experiment(id=FAKE_ID, description="A fake experiment for the CLI tests.", config=FakeConfig, run=_run,
+                  plot=_plot)
+OTHER = Experiment(id=OTHER_ID, description="Another fake experiment.", config=FakeConfig, run=_run, plot=_plot)
+
+
+@pytest.fixture
+def fake_registry(monkeypatch):
+    monkeypatch.setenv("DL_THEORY_PROGRESS", "0")
+    monkeypatch.setattr(experiment_lib, "registry", lambda: {FAKE_ID: FAKE, OTHER_ID: OTHER})
+
+
+def _usage_error(capsys, argv: list[str]) -> str:
+    """Runs the CLI, asserts exit status 2 with a one-line error and no traceback; returns the error line."""
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("dl-theory: error: ")
+    assert "Traceback" not in captured.err + captured.out
+    return lines[0]
+
+
+def test_list_prints_every_registered_id(fake_registry, capsys):
+    assert cli.main(["list"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == [FAKE_ID, OTHER_ID]
+    assert "A fake experiment for the CLI tests." in lines[0]
+
+
+def test_unknown_id_suggests_the_closest(fake_registry, capsys, tmp_path):
+    line = _usage_error(capsys, ["run", "fake-experimnt", "--out", str(tmp_path)])
+    assert f"did you mean '{FAKE_ID}'" in line
+    line = _usage_error(capsys, ["run", "zzzz", "--out", str(tmp_path)])
+    assert "unknown experiment 'zzzz'" in line and "dl-theory list" in line
+    line = _usage_error(capsys, ["reproduce", "--only", "other-experimen", "--out", str(tmp_path)])
+    assert f"did you mean '{OTHER_ID}'" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_id_suggests_the_closest_real_experiment(monkeypatch, capsys):
+    monkeypatch.setenv("DL_THEORY_PROGRESS", "0")
+    line = _usage_error(capsys, ["run", "perceptron-novikof"])
+    assert "did you mean 'perceptron-novikoff'" in line
+
+
+def test_unknown_set_key_lists_valid_keys(fake_registry, capsys, tmp_path):
+    line = _usage_error(capsys, ["run", FAKE_ID, "--out", str(tmp_path), "--set", "n_trails=3"])
+    assert "'n_trails'" in line
+    for key in ("seed", "n_trials", "scale", "fail", "widths"):
+        assert key in line.split("valid keys:")[1]
+
+
+@pytest.mark.parametrize("pair, expected", [
+    ("n_trials=abc", "expected int"),
+    ("n_trials=1.5", "expected int"),
+    ("scale=fast", "expected float"),
+    ("fail=maybe", "expected bool"),
+    ("widths=1,x,3", "expected int"),
+])
+def test_wrong_value_type(fake_registry, capsys, tmp_path, pair, expected):
+    line = _usage_error(capsys, ["run", FAKE_ID, "--out", str(tmp_path), "--set", pair])
+    assert pair.split("=")[0] in line and expected in line
+
+
+@pytest.mark.parametrize("pair", ["n_trials", "=3"])
+def test_set_without_key_value(fake_registry, capsys, tmp_path, pair):
+    line = _usage_error(capsys, ["run", FAKE_ID, "--out", str(tmp_path), "--set", pair])
+    assert "KEY=VALUE" in line and repr(pair) in line
+
+
+def test_output_folder_under_a_regular_file(fake_registry, capsys, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    line = _usage_error(capsys, ["run", FAKE_ID, "--out", str(blocker / "out")])
+    assert "cannot write to output folder" in line and str(blocker / "out") in line
+    line = _usage_error(capsys, ["reproduce", "--only", FAKE_ID, "--out", str(blocker)])
+    assert "cannot write to output folder" in line
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root ignores permission bits")
+def test_output_folder_without_write_permission(fake_registry, capsys, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        line = _usage_error(capsys, ["run", FAKE_ID, "--out", str(locked)])
+        assert "cannot write to output folder" in line
+    finally:
+        locked.chmod(0o700)
+
+
+def test_run_writes_png_and_json(fake_registry, capsys, tmp_path):
+    out = tmp_path / "new" / "folder"
+    code = cli.main(["run", FAKE_ID, "--quick", "--seed", "7", "--out", str(out),
+                     "--set", "widths=3,4,5", "--set", "scale=0.25"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert sorted(p.name for p in out.iterdir()) == [f"{FAKE_ID}.json", f"{FAKE_ID}.png"]
+    assert (out / f"{FAKE_ID}.png").read_bytes().startswith(b"\x89PNG")
+    record = json.loads((out / f"{FAKE_ID}.json").read_text())
+    assert record["experiment"] == FAKE_ID and record["preset"] == "quick"
+    assert record["config"] == {"seed": 7, "n_trials": 3, "scale": 0.25, "fail": False, "widths": [3, 4, 5]}
+    assert record["metrics"] == {"n_trials": 3, "seed": 7}
+    assert [c["id"] for c in record["claims"]] == ["sum-of-widths", "passes-unless-fail"]
+    assert all(c["passed"] for c in record["claims"])
+    assert record["claims"][0]["theory"] == 12.0
+    assert "[PASS] sum-of-widths" in captured.out and "FAIL" not in captured.out
+
+
+def test_run_exits_1_naming_the_failed_claim(fake_registry, capsys, tmp_path):
+    code = cli.main(["run", FAKE_ID, "--out", str(tmp_path), "--set", "fail=true"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert f"failed claims: {FAKE_ID}:passes-unless-fail" in captured.err
+    assert "sum-of-widths" not in captured.err
+    assert "[FAIL] passes-unless-fail" in captured.out
+    record = json.loads((tmp_path / f"{FAKE_ID}.json").read_text())
+    assert [c["passed"] for c in record["claims"]] == [True, False]
+
+
+def test_reproduce_writes_the_gallery(fake_registry, capsys, tmp_path):
+    code = cli.main(["reproduce", "--quick", "--only", FAKE_ID, OTHER_ID, "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["README.md", f"{FAKE_ID}.json", f"{FAKE_ID}.png", f"{OTHER_ID}.json", f"{OTHER_ID}.png"]
+    readme = (tmp_path / "README.md").read_text()
+    assert "2 experiments, 4/4 claims pass" in readme
+    header = "| experiment | claim | statement | theory | measured | tolerance | passed |"
+    assert header in readme
+    rows = [line for line in readme.splitlines() if line.startswith(f"| {FAKE_ID} |")
+            or line.startswith(f"| {OTHER_ID} |")]
+    assert len(rows) == 4
+    assert f"| {FAKE_ID} | passes-unless-fail | 0 <= 1 unless fail is set | 1 | 0 | 0 | yes |" in rows
+    assert f"![{FAKE_ID}]({FAKE_ID}.png)" in readme and f"![{OTHER_ID}]({OTHER_ID}.png)" in readme
+    assert "quick preset" in readme
+
+
+def test_reproduce_reports_failed_claims(fake_registry, capsys, tmp_path, monkeypatch):
+    failing = Experiment(id=FAKE_ID, description="fails", config=FailingConfig, run=_run, plot=_plot)
+    monkeypatch.setattr(experiment_lib, "registry", lambda: {FAKE_ID: failing})
+    code = cli.main(["reproduce", "--quick", "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert f"failed claims: {FAKE_ID}:passes-unless-fail" in captured.err
+    assert "**NO**" in (tmp_path / "README.md").read_text()
+
+
+def _console_script() -> str:
+    script = Path(sys.executable).parent / "dl-theory"
+    return str(script) if script.exists() else shutil.which("dl-theory")
+
+
+def test_console_script(tmp_path):
+    script = _console_script()
+    assert script, "the dl-theory console script is not installed"
+    env = {**os.environ, "DL_THEORY_PROGRESS": "0", "JAX_PLATFORMS": "cpu"}
+    listed = subprocess.run([script, "list"], capture_output=True, text=True, env=env, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    ids = [line.split()[0] for line in listed.stdout.strip().splitlines()]
+    assert ids == list(experiment_lib.registry())
+    assert "perceptron-novikoff" in ids
+    unknown = subprocess.run([script, "run", "perceptron-novikof", "--out", str(tmp_path)], capture_output=True,
+                             text=True, env=env, timeout=120)
+    assert unknown.returncode == 2
+    assert "Traceback" not in unknown.stderr
+    assert unknown.stderr.strip().splitlines() == [
+        "dl-theory: error: unknown experiment 'perceptron-novikof'; did you mean 'perceptron-novikoff'?"]
