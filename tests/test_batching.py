@@ -59,7 +59,7 @@ def test_empirical_kernel_with_params_and_host_storage(x64, key):
     x1, x2 = _inputs()
     _, params = init_fn(key, x1.shape)
     kernel_fn = empirical_kernel_fn(apply_fn, trace_axes=())
-    ref = kernel_fn(x1, x2, ("nngp", "ntk"), params)
+    ref = jax.jit(kernel_fn, static_argnums=2)(x1, x2, ("nngp", "ntk"), params)
     out = batch(kernel_fn, batch_size=4, store_on_device=False)(x1, x2, ("nngp", "ntk"), params)
     assert out.ntk.shape == (N1, N2, 2, 2)
     np.testing.assert_allclose(out.ntk, ref.ntk, rtol=1e-12)
