@@ -7,8 +7,8 @@ Own transformations (``optax.GradientTransformation``; use with ``optax.apply_up
 * :func:`line_search_gd` -- steepest descent with :math:`\eta_t = \arg\min_{0\le\eta\le\eta_{\max}}
   f(x_t - \eta g_t)` by golden-section search (exact for unimodal :math:`\eta \mapsto f`); the notes' "optimal
   step-size" GD that converges linearly under PL;
-* :func:`newton` -- :math:`\Delta x = -(\nabla^2 f + \lambda I)^{-1}\nabla f` with the dense Hessian (small
-problems).
+* :func:`newton` -- :math:`\Delta x = -(\nabla^2 f + \lambda I)^{-1}\nabla f` with the dense Hessian
+  (small problems).
 
 optax's ``scale_by_zoom_linesearch`` and ``scale_by_backtracking_linesearch`` find steps satisfying
 Wolfe/Armijo conditions, not the minimizing step, which is why the exact versions are here.
