@@ -163,16 +163,15 @@ def empirical_ntk_vp_fn(
     kw1, kw2 = args_.split_kwargs(apply_fn_kwargs, x1, x2)
     args_.check_inputs(x1, x2, None)
     args_.output_shapes(f, params, x1, kw1, "x1")
-    fx2 = args_.output_shapes(f, params, x1 if x2 is None else x2, kw2, "x2")
-    _, pullback = jax.vjp(lambda p: f(p, x1 if x2 is None else x2, **kw2), params)
-    _, push = jax.linearize(lambda p: f(p, x1, **kw1), params)
+    x2 = x1 if x2 is None else x2
+    want = jax.tree.map(lambda s: s.shape, args_.output_shapes(f, params, x2, kw2, "x2"))
 
     def ntk_vp_fn(cotangents: PyTree) -> PyTree:
         got = jax.tree.map(jnp.shape, cotangents)
-        want = jax.tree.map(lambda s: s.shape, fx2)
         if jax.tree.structure(got) != jax.tree.structure(want) or got != want:
             raise ValueError(f"`cotangents` must have the shapes of f(params, x2) = {want}, got {got}.")
-        return push(*pullback(cotangents))
+        _, pullback = jax.vjp(lambda p: f(p, x2, **kw2), params)
+        return jax.jvp(lambda p: f(p, x1, **kw1), (params,), pullback(cotangents))[1]
 
     return ntk_vp_fn
 
@@ -201,10 +200,10 @@ class _Problem:
 
     def __init__(self, f, x1, x2, params, kwargs, trace_axes, diagonal_axes, vmap_axes):
         kw1, kw2 = args_.split_kwargs(kwargs, x1, x2)
+        args_.check_inputs(x1, x2, args_.input_batch_axes(vmap_axes, x1))
         self.fx1 = args_.output_shapes(f, params, x1, kw1, "x1")
         self.fx2 = self.fx1 if x2 is None else args_.output_shapes(f, params, x2, kw2, "x2")
         self.vm = args_.canonicalize_vmap_axes(vmap_axes, x1, self.fx1, kw1)
-        args_.check_inputs(x1, x2, None if self.vm is None else self.vm.x)
         self.out_tree = jax.tree.structure(self.fx1)
         if jax.tree.structure(self.fx2) != self.out_tree:
             raise ValueError(f"f(x1) and f(x2) have different structures: {self.out_tree} vs "

@@ -46,35 +46,42 @@ class VmapAxes(NamedTuple):
     kw: dict[str, int | None]
 
 
+def _triple(vmap_axes: Any) -> tuple[Any, Any, Any]:
+    if isinstance(vmap_axes, tuple) and len(vmap_axes) == 3:
+        return vmap_axes
+    return vmap_axes, vmap_axes, {}
+
+
+def _mod_axes(axes: PyTree, tree: PyTree, name: str) -> PyTree:
+    """Per-leaf non-negative axes (``None`` leaves kept) for the leaves of ``tree``."""
+    if isinstance(axes, int):
+        axes = jax.tree.map(lambda _: axes, tree)
+    try:
+        return jax.tree.map(lambda a, t: None if a is None else a % max(len(jnp.shape(t)), 1), axes, tree,
+                            is_leaf=lambda a: a is None)
+    except ValueError as err:
+        raise ValueError(f"`vmap_axes` {name} axes {axes!r} do not match the structure of the {name}.") from err
+
+
+def input_batch_axes(vmap_axes: Any, x: PyTree) -> PyTree | None:
+    """The per-leaf input axes of ``vmap_axes`` (``None`` if ``vmap_axes`` is ``None``)."""
+    return None if vmap_axes is None else _mod_axes(_triple(vmap_axes)[0], x, "input")
+
+
 def canonicalize_vmap_axes(vmap_axes: Any, x: PyTree, fx: PyTree, kwargs: dict[str, Any]) -> VmapAxes | None:
     """Interpret ``vmap_axes`` as neural-tangents does: a triple ``(in_axes, out_axes, kwargs_axes)`` or one
     axis used for inputs and outputs (``kwargs_axes = {}``); ``None`` means no batch structure."""
     if vmap_axes is None:
         return None
-    if isinstance(vmap_axes, tuple) and len(vmap_axes) == 3:
-        x_axis, fx_axis, kw_axes = vmap_axes
-    else:
-        x_axis, fx_axis, kw_axes = vmap_axes, vmap_axes, {}
+    x_axis, fx_axis, kw_axes = _triple(vmap_axes)
     if isinstance(kw_axes, int):
         kw_axes = dict.fromkeys(kwargs, kw_axes)
     unknown = set(kw_axes) - set(kwargs)
     if unknown:
         raise ValueError(f"`vmap_axes` names keyword arguments {sorted(unknown)} that were not passed.")
-
-    def mod(axes: PyTree, tree: PyTree, name: str) -> PyTree:
-        if isinstance(axes, int):
-            axes = jax.tree.map(lambda _: axes, tree)
-        try:
-            return jax.tree.map(
-                lambda a, t: None if a is None else a % max(len(jnp.shape(t)), 1), axes, tree,
-                is_leaf=lambda a: a is None,
-            )
-        except ValueError as err:
-            raise ValueError(f"`vmap_axes` {name} axes {axes!r} do not match the structure of {name}.") from err
-
     return VmapAxes(
-        mod(x_axis, x, "input"),
-        mod(fx_axis, fx, "output"),
+        _mod_axes(x_axis, x, "input"),
+        _mod_axes(fx_axis, fx, "output"),
         {k: None if a is None else a % max(jnp.ndim(kwargs[k]), 1) for k, a in kw_axes.items()},
     )
 
