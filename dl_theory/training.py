@@ -170,8 +170,9 @@ def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformati
     def log(at: int, params: Params) -> None:
         if callback is None or (history["log_step"] and history["log_step"][-1] == at):
             return
+        values = callback(at, params) or {}  # before recording ``at``: an interrupted callback is re-run on resume
         history["log_step"].append(at)
-        for name, value in (callback(at, params) or {}).items():
+        for name, value in values.items():
             history.setdefault(name, []).append(np.asarray(value))
 
     log(step, state.params)
