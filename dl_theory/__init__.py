@@ -1,0 +1,27 @@
+"""dl_theory: deep-learning theory in pure JAX functions.
+
+``import dl_theory as nt`` gives the public names of neural-tangents (``stax``, ``empirical_ntk_fn``,
+``monte_carlo_kernel_fn``, ``predict``, ``batch``, ``linearize``, ``taylor_expand``) on modern JAX, plus the
+analysis modules (``hessian``, ``convergence``, ``pac_bayes``) and the experiment framework.
+"""
+
+from dl_theory.empirical import (
+    DEFAULT_NTK_IMPLEMENTATION,
+    NtkImplementation,
+    empirical_kernel_fn,
+    empirical_nngp_fn,
+    empirical_ntk_fn,
+    empirical_ntk_vp_fn,
+)
+from dl_theory.linearization import linearize, taylor_expand
+
+__all__: list[str] = [
+    "DEFAULT_NTK_IMPLEMENTATION",
+    "NtkImplementation",
+    "empirical_kernel_fn",
+    "empirical_nngp_fn",
+    "empirical_ntk_fn",
+    "empirical_ntk_vp_fn",
+    "linearize",
+    "taylor_expand",
+]
