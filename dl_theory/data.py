@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import gzip
 import pickle
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -66,10 +67,10 @@ def planted_margin(key: jax.Array, n: int, d: int, margin: float,
     sign = jnp.where(jax.random.bernoulli(k_sign, 0.5, (n,)), 1.0, -1.0)
     t_N = sign * (margin + (radius - margin) * jax.random.uniform(k_t, (n,)))
     ortho_NxD = jax.random.normal(k_dir, (n, d))
-    ortho_NxD = ortho_NxD - (ortho_NxD @ w_star)[:, None] * w_star
+    ortho_NxD = ortho_NxD - (ortho_NxD @ w_star)[:, None] * w_star[None, :]
     ortho_NxD = ortho_NxD / jnp.linalg.norm(ortho_NxD, axis=1, keepdims=True)
     r_N = jnp.sqrt(radius**2 - t_N**2) * jax.random.uniform(k_r, (n,)) ** (1.0 / (d - 1))
-    x_NxD = t_N[:, None] * w_star + r_N[:, None] * ortho_NxD
+    x_NxD = t_N[:, None] * w_star[None, :] + r_N[:, None] * ortho_NxD
     return x_NxD, sign, w_star
 
 
@@ -181,11 +182,16 @@ def read_idx(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")
     dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-    with _open(path) as f:
-        raw = f.read()
+    try:
+        with _open(path) as f:
+            raw = f.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise ValueError(f"{path} is not a readable gzip file: {error}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in dtypes:
         raise ValueError(f"{path} is not an IDX file (bad magic number)")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{path}: truncated IDX header ({ndim} dimensions need {4 + 4 * ndim} bytes)")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(dtypes[raw[2]])
     body = raw[4 + 4 * ndim:]
@@ -241,7 +247,7 @@ def load_cifar10(path: str | Path) -> Dataset:
                 entry = pickle.load(f, encoding="bytes")
             images = np.asarray(entry[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
             return images, np.asarray(entry[b"labels"])
-        except (pickle.UnpicklingError, KeyError, ValueError, EOFError) as error:
+        except (pickle.UnpicklingError, KeyError, TypeError, ValueError, EOFError) as error:
             raise ValueError(f"{file} is not a CIFAR-10 batch: {error}") from None
 
     train = [batch(f"data_batch_{i}") for i in range(1, 6)]
