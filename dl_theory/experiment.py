@@ -188,6 +188,10 @@ def registry() -> dict[str, Experiment]:
     """Every experiment in the ``experiments`` package, by id (modules named after their id)."""
     import experiments
 
+    if getattr(experiments, "__file__", None) is None:  # else the registry would silently be empty
+        raise RuntimeError(f"'experiments' was imported as a namespace package from {list(experiments.__path__)}: "
+                           "a folder named experiments/ without __init__.py, earlier on sys.path, shadows the "
+                           "project's experiments package")
     found: dict[str, Experiment] = {}
     for info in sorted(pkgutil.iter_modules(experiments.__path__), key=lambda m: m.name):
         if info.ispkg or info.name.startswith("_"):

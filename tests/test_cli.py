@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,10 +102,14 @@ def test_unknown_id_suggests_the_closest(fake_registry, capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_unknown_id_suggests_the_closest_real_experiment(monkeypatch, capsys):
-    monkeypatch.setenv("DL_THEORY_PROGRESS", "0")
-    line = _usage_error(capsys, ["run", "perceptron-novikof"])
-    assert "did you mean 'perceptron-novikoff'" in line
+def test_registry_refuses_a_shadowed_experiments_package(monkeypatch, tmp_path):
+    """A folder experiments/ without __init__.py earlier on sys.path (e.g. tests/experiments under pytest) makes
+    ``import experiments`` a namespace package; the registry must say so instead of being silently empty."""
+    shadow = types.ModuleType("experiments")
+    shadow.__path__ = [str(tmp_path)]
+    monkeypatch.setitem(sys.modules, "experiments", shadow)
+    with pytest.raises(RuntimeError, match="namespace package"):
+        experiment_lib.registry()
 
 
 def test_unknown_set_key_lists_valid_keys(fake_registry, capsys, tmp_path):
@@ -222,9 +227,13 @@ def test_console_script(tmp_path):
     env = {**os.environ, "DL_THEORY_PROGRESS": "0", "JAX_PLATFORMS": "cpu"}
     listed = subprocess.run([script, "list"], capture_output=True, text=True, env=env, timeout=120)
     assert listed.returncode == 0, listed.stderr
-    ids = [line.split()[0] for line in listed.stdout.strip().splitlines()]
-    assert ids == list(experiment_lib.registry())
-    assert "perceptron-novikoff" in ids
+    lines = listed.stdout.strip().splitlines()
+    ids = [line.split()[0] for line in lines]
+    section1 = {"perceptron-novikoff", "perceptron-max-margin", "cover-capacity", "hopfield-capacity", "linear-models"}
+    assert section1 <= set(ids) and len(set(ids)) == len(ids)
+    folder = Path(cli.__file__).resolve().parents[1] / "experiments"
+    assert all((folder / f"{i.replace('-', '_')}.py").is_file() for i in ids)  # one module per listed id
+    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # every id has a description
     unknown = subprocess.run([script, "run", "perceptron-novikof", "--out", str(tmp_path)], capture_output=True,
                              text=True, env=env, timeout=120)
     assert unknown.returncode == 2
