@@ -123,8 +123,8 @@ def Aggregate(
         d_rest = [d for d in range(len(spatial)) if d not in d_agg]
 
         def agg_mat(mat: jax.Array | None, nb: int, left: jax.Array, right: jax.Array, same: bool) -> Any:
-            if mat is None:
-                return None
+            if mat is None or mat.ndim == 0:
+                return mat
             s = len(spatial)
             u = unzip_axes(mat, nb)  # (batch..., S, S')
             order = list(range(nb)) + [nb + d for d in d_agg] + [nb + s + d for d in d_agg]
@@ -148,6 +148,7 @@ def Aggregate(
             ntk=agg_mat(k.ntk, 2, a1, a2, False),
             cov1=agg_mat(k.cov1, nb, a1, a1, True),
             cov2=agg_mat(k.cov2, nb, a2, a2, True),
+            is_reversed=False,
         )
 
     return init_fn, apply_fn, with_axes(with_rule(kfn, FULL), batch_axis, channel_axis)

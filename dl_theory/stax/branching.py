@@ -30,6 +30,18 @@ def _check_list(xs: Any, name: str, what: str) -> None:
         raise TypeError(f"`{name}` expects a non-empty list of {what} (one per branch), got {type(xs).__name__}.")
 
 
+def _full_ntks(ks: Sequence[Kernel]) -> list[Kernel]:
+    """Replace the 0-d input NTK by zeros of the ``nngp`` shape when branches mix it with full NTKs."""
+    if all(k.ntk is None or k.ntk.ndim > 0 for k in ks) or all(k.ntk is None or k.ntk.ndim == 0 for k in ks):
+        return list(ks)
+    return [k.replace(ntk=jnp.zeros_like(k.nngp)) if k.ntk is not None and k.ntk.ndim == 0 else k for k in ks]
+
+
+def _reversed_majority(ks: Sequence[Kernel]) -> bool:
+    """neural-tangents' ``is_reversed`` of a fan-in: the majority flag (arrays here are never stored reversed)."""
+    return sum(k.is_reversed for k in ks) > len(ks) / 2
+
+
 def _check_layouts(ks: Sequence[Kernel], name: str) -> None:
     _check_list(ks, name, "Kernels")
     first = ks[0]
@@ -79,6 +91,7 @@ def FanInSum() -> tuple[Callable, Callable, Callable]:
 
     def kfn(ks: Sequence[Kernel], **kwargs: Any) -> Kernel:
         _check_layouts(ks, "FanInSum")
+        ks = _full_ntks(ks)
         _check_same_shapes([k.shape1 for k in ks], "FanInSum")
         _check_same_shapes([k.shape2 for k in ks], "FanInSum")
         if len(ks) > 1 and not all(k.is_gaussian for k in ks):
@@ -88,6 +101,7 @@ def FanInSum() -> tuple[Callable, Callable, Callable]:
             )
         add = lambda mats: None if mats[0] is None else functools.reduce(jnp.add, mats)
         return ks[0].replace(
+            is_reversed=_reversed_majority(ks),
             nngp=add([k.nngp for k in ks]),
             ntk=add([k.ntk for k in ks]),
             cov1=add([k.cov1 for k in ks]),
@@ -108,6 +122,7 @@ def FanInProd() -> tuple[Callable, Callable, Callable]:
 
     def kfn(ks: Sequence[Kernel], **kwargs: Any) -> Kernel:
         _check_layouts(ks, "FanInProd")
+        ks = _full_ntks(ks)
         _check_same_shapes([k.shape1 for k in ks], "FanInProd")
         _check_same_shapes([k.shape2 for k in ks], "FanInProd")
         mul = lambda mats: None if mats[0] is None else functools.reduce(jnp.multiply, mats)
@@ -116,6 +131,7 @@ def FanInProd() -> tuple[Callable, Callable, Callable]:
             ntk = None if ntk is None else ntk * k.nngp + nngp * k.ntk
             nngp = nngp * k.nngp
         return ks[0].replace(
+            is_reversed=_reversed_majority(ks),
             nngp=nngp,
             ntk=ntk,
             cov1=mul([k.cov1 for k in ks]),
@@ -167,6 +183,7 @@ def FanInConcat(axis: int = -1) -> tuple[Callable, Callable, Callable]:
 
     def kfn(ks: Sequence[Kernel], **kwargs: Any) -> Kernel:
         _check_layouts(ks, "FanInConcat")
+        ks = _full_ntks(ks)
         k0 = ks[0]
         ndim = len(k0.shape1)
         a, b, c = axis % ndim, k0.batch_axis % ndim, k0.channel_axis % ndim
@@ -183,6 +200,7 @@ def FanInConcat(axis: int = -1) -> tuple[Callable, Callable, Callable]:
                 return sum(w * m for w, m in zip(weights, mats, strict=True)) / sum(weights)
 
             return k0.replace(
+                is_reversed=_reversed_majority(ks),
                 nngp=avg([k.nngp for k in ks]),
                 ntk=avg([k.ntk for k in ks]),
                 cov1=avg([k.cov1 for k in ks]),
@@ -200,9 +218,10 @@ def FanInConcat(axis: int = -1) -> tuple[Callable, Callable, Callable]:
             d = spatial.index(a)
             return (nb + d,) if k0.diagonal_spatial else (nb + 2 * d, nb + 2 * d + 1)
 
-        cat = lambda mats, ax: None if mats[0] is None else _block_concat(mats, ax)
+        cat = lambda mats, ax: mats[0] if mats[0] is None or mats[0].ndim == 0 else _block_concat(mats, ax)
         cov_axes = axes_of(not k0.diagonal_batch, k0.diagonal_batch)
         return k0.replace(
+            is_reversed=_reversed_majority(ks),
             nngp=cat([k.nngp for k in ks], axes_of(True, False)),
             ntk=cat([k.ntk for k in ks], axes_of(True, False)),
             cov1=cat([k.cov1 for k in ks], cov_axes),

@@ -12,7 +12,7 @@ from typing import Any
 import jax
 from jax import lax
 
-from dl_theory.stax.layer import axes_req, check_layer, layer, spatial_rule, with_axes, with_rule
+from dl_theory.stax.layer import axes_req, check_layer, layer, raw, spatial_rule, with_axes, with_rule
 
 __all__ = ["parallel", "repeat", "serial"]
 
@@ -59,7 +59,7 @@ def serial(*layers: tuple) -> tuple[Callable, Callable, Callable]:
 
     def kfn(k: Any, **kwargs: Any) -> Any:
         for f in kernel_fns:
-            k = f(k, **kwargs)
+            k = raw(f)(k, **kwargs)
         return k
 
     def rule(out_ok: bool) -> bool:
@@ -110,7 +110,7 @@ def parallel(*layers: tuple) -> tuple[Callable, Callable, Callable]:
 
     def kfn(ks: Any, **kwargs: Any) -> Any:
         _check(ks, "its kernels")
-        return type(ks)(f(k, **kwargs) for f, k in zip(kernel_fns, ks, strict=True))
+        return type(ks)(raw(f)(k, **kwargs) for f, k in zip(kernel_fns, ks, strict=True))
 
     with_rule(kfn, lambda out_ok: all(spatial_rule(f)(out_ok) for f in kernel_fns))
     axes = _first_axes(kernel_fns)
@@ -169,8 +169,9 @@ def repeat(layer: tuple, n: int) -> tuple[Callable, Callable, Callable]:
     def kfn(k: Any, **kwargs: Any) -> Any:
         if n == 0:
             return k
-        k = kernel_f(k, **kwargs)
-        k, _ = lax.scan(lambda c, _: (kernel_f(c, **kwargs), None), k, None, length=n - 1)
+        step = raw(kernel_f)
+        k = step(k, **kwargs)
+        k, _ = lax.scan(lambda c, _: (step(c, **kwargs), None), k, None, length=n - 1)
         return k
 
     def rule(out_ok: bool) -> bool:

@@ -41,8 +41,8 @@ def transpose_spatial(k: Kernel, perm: Sequence[int]) -> Kernel:
         return k
 
     def permute(mat: jax.Array | None, nb: int) -> jax.Array | None:
-        if mat is None:
-            return None
+        if mat is None or mat.ndim == 0:
+            return mat
         per = [nb + p for p in perm] if k.diagonal_spatial else [nb + 2 * p + j for p in perm for j in (0, 1)]
         return jnp.transpose(mat, tuple(range(nb)) + tuple(per))
 
@@ -53,8 +53,8 @@ def transpose_spatial(k: Kernel, perm: Sequence[int]) -> Kernel:
 def conv_cov(mat: jax.Array | None, nb: int, filters: Sequence[int], strides: Sequence[int], padding: Padding,
              diagonal_spatial: bool) -> jax.Array | None:
     """Unscaled kernel map of a convolution: the average of ``mat`` over equal filter offsets on both sides."""
-    if mat is None:
-        return None
+    if mat is None or mat.ndim == 0:
+        return mat
     if diagonal_spatial:
         axes = tuple(range(nb, mat.ndim))
         return window_sum(mat, axes, tuple(filters), tuple(strides), padding) / math.prod(filters)
@@ -163,6 +163,7 @@ def Conv(
             cov2=affine(cv(k.cov2, nb), W_std, b_std),
             is_gaussian=True,
             is_input=False,
+            is_reversed=k.is_reversed != (not k.diagonal_spatial),
             batch_axis=out_spec.index("N"),
             channel_axis=out_spec.index("C"),
         )

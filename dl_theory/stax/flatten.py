@@ -55,8 +55,8 @@ def Flatten(batch_axis: int = 0, batch_axis_out: int = 0) -> tuple[Callable, Cal
 
     def kfn(k: Kernel, **kwargs: Any) -> Kernel:
         def flat(mat: jax.Array | None, nb: int) -> jax.Array | None:
-            if mat is None:
-                return None
+            if mat is None or mat.ndim == 0:
+                return mat
             if not k.diagonal_spatial:
                 # treat the leading batch axes as the "batch" of diagonal_of, keep them
                 lead = mat.shape[:nb]
@@ -72,6 +72,7 @@ def Flatten(batch_axis: int = 0, batch_axis_out: int = 0) -> tuple[Callable, Cal
             cov1=flat(k.cov1, nb),
             cov2=flat(k.cov2, nb),
             is_gaussian=False,
+            is_reversed=False,
             batch_axis=b_out,
             channel_axis=c_out,
             diagonal_spatial=False,

@@ -30,15 +30,18 @@ network needs only them (e.g. ``Conv -> Relu -> Flatten``) and it is inferred au
 
 Index convention, e.g. for images:
 ``nngp[i, j, h, h', w, w'] = E[f(x1_i)[h, w, c] f(x2_j)[h', w', c]]`` for any one channel ``c``.
-``ntk`` is always a full array of the shape of ``nngp`` (never a scalar placeholder), or ``None`` when
-the NTK was not requested (``get`` without ``'ntk'``).
+``ntk`` has the shape of ``nngp``, except on the inputs, where it is the 0-d zero (as in
+neural-tangents; layers broadcast it), and it is ``None`` when the NTK was not requested (``get`` without
+``'ntk'``).
 
 Other fields: ``x1_is_x2`` is a boolean array, true when the second batch is the first one (``x2 is
 None`` or equal values); ``cov2 is None`` iff ``x2`` was ``None`` (read it as ``cov1`` then).
 ``is_gaussian``: the outputs are jointly Gaussian given the inputs (true after an affine layer with
-Gaussian weights). ``is_reversed`` exists for API compatibility and is always ``False`` (spatial axes
-are never stored reversed). ``shape1``/``shape2`` are the shapes of the finite-width activations the
-covariances describe (their channel size is a placeholder).
+Gaussian weights). ``is_reversed`` mirrors neural-tangents: each full-layout ``Conv`` flips it, and a
+``Kernel`` handed to or returned by a public ``kernel_fn`` with ``is_reversed=True`` (and
+``diagonal_spatial=False``) stores its spatial axis pairs in reverse order, ``(W, W, H, H)``; inside
+the combinators arrays are always kept in the natural order. ``shape1``/``shape2`` are the shapes of
+the finite-width activations the covariances describe (their channel size is a placeholder).
 """
 
 import dataclasses
@@ -69,7 +72,7 @@ class Kernel:
       cov2: covariance of the second batch with itself, ``None`` when ``x2`` is ``None``.
       x1_is_x2: boolean array, true when both batches are the same inputs.
       is_gaussian: outputs are Gaussian given the inputs (after an affine Gaussian layer).
-      is_reversed: always ``False`` (kept for neural-tangents compatibility).
+      is_reversed: spatial axis pairs stored in reverse order (see the module docstring).
       is_input: ``False``, as in neural-tangents (kept for compatibility).
       diagonal_batch: ``cov1``/``cov2`` keep one batch axis (the diagonal) instead of two.
       diagonal_spatial: only same-position spatial covariances are stored.

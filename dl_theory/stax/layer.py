@@ -41,6 +41,7 @@ FULL: SpatialRule = lambda out_ok: False
 
 _RULE_ATTR = "_dl_spatial_rule"
 _AXES_ATTR = "_dl_axes_req"
+_RAW_ATTR = "_dl_raw"
 
 
 def with_rule(fn: Callable, rule: SpatialRule) -> Callable:
@@ -137,7 +138,7 @@ def inputs_to_kernel(
     nngp = _pair_cov(x1c, x1c if x2c is None else x2c, diagonal_spatial)
     return Kernel(
         nngp=nngp,
-        ntk=jnp.zeros_like(nngp) if compute_ntk else None,
+        ntk=jnp.zeros((), nngp.dtype) if compute_ntk else None,
         cov1=_self_cov(x1c, diagonal_batch, diagonal_spatial),
         cov2=None if x2c is None else _self_cov(x2c, diagonal_batch, diagonal_spatial),
         x1_is_x2=x1_is_x2,
@@ -209,6 +210,29 @@ def _set_shapes(out: Any, s1: Any, s2: Any) -> Any:
     return out.replace(shape1=s1, shape2=s2)
 
 
+def _reverse_spatial(k: Any) -> Any:
+    """Flip the order of the spatial axis pairs (neural-tangents' ``is_reversed`` storage) of full layouts."""
+    if isinstance(k, (list, tuple)):
+        return [_reverse_spatial(ki) for ki in k]
+    if not k.is_reversed or k.diagonal_spatial:
+        return k
+
+    def rev(mat: jax.Array | None, nb: int) -> jax.Array | None:
+        if mat is None or mat.ndim == 0:
+            return mat
+        s = (mat.ndim - nb) // 2
+        order = [nb + 2 * d + j for d in reversed(range(s)) for j in (0, 1)]
+        return jnp.transpose(mat, tuple(range(nb)) + tuple(order))
+
+    nb = k.cov_batch_ndim
+    return k.replace(nngp=rev(k.nngp, 2), ntk=rev(k.ntk, 2), cov1=rev(k.cov1, nb), cov2=rev(k.cov2, nb))
+
+
+def raw(kernel_fn: Callable) -> Callable:
+    """The ``Kernel -> Kernel`` map behind a public ``kernel_fn`` (natural spatial order, for combinators)."""
+    return getattr(kernel_fn, _RAW_ATTR, kernel_fn)
+
+
 def _is_kernel_tree(x: Any) -> bool:
     if isinstance(x, (list, tuple)):
         return len(x) > 0 and all(isinstance(xi, Kernel) for xi in x)
@@ -245,7 +269,8 @@ def make_kernel_fn(init_fn: Callable, kfn: Callable, name: str) -> Callable:
         if _is_kernel_tree(x1_or_kernel):
             if x2 is not None:
                 raise TypeError("`x2` must be None when `kernel_fn` is applied to a Kernel.")
-            return _select(on_kernel(x1_or_kernel, **kwargs), get)
+            out = on_kernel(_reverse_spatial(x1_or_kernel), **kwargs)
+            return _select(_reverse_spatial(out), get)
         if diagonal_spatial is None:
             diag_s = bool(rule(False))
         else:
@@ -271,10 +296,11 @@ def make_kernel_fn(init_fn: Callable, kfn: Callable, name: str) -> Callable:
             k = [make(a, b) for a, b in zip(x1_or_kernel, x2s, strict=True)]
         else:
             k = make(x1_or_kernel, x2)
-        return _select(on_kernel(k, **kwargs), get)
+        return _select(_reverse_spatial(on_kernel(k, **kwargs)), get)
 
     kernel_fn.__name__ = name
     with_rule(kernel_fn, rule)
+    setattr(kernel_fn, _RAW_ATTR, on_kernel)
     if axes is not None:
         with_axes(kernel_fn, *axes)
     return kernel_fn

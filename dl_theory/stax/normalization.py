@@ -87,8 +87,8 @@ def LayerNorm(
 
 def _diag_mul(mat: jax.Array | None, factor: jax.Array | float, pairs: Sequence[tuple[int, int]]) -> jax.Array | None:
     """Multiply by ``factor`` the entries whose indices agree on every axis pair in ``pairs``."""
-    if mat is None:
-        return None
+    if mat is None or mat.ndim == 0:
+        return mat
     mask = jnp.ones((1,) * mat.ndim, bool)
     for a, b in pairs:
         shape = [1] * mat.ndim

@@ -92,8 +92,8 @@ def _pool(
         sizes = spatial_shape(k.shape1, k.batch_axis, k.channel_axis)
 
         def pool(mat: jax.Array | None, nb: int) -> jax.Array | None:
-            if mat is None:
-                return None
+            if mat is None or mat.ndim == 0:
+                return mat
             for d in range(len(window)):
                 a = nb + 2 * d
                 mat = pair_window(mat, a, window[d], strides[d], pad, diagonal=False)
@@ -165,8 +165,8 @@ def _global_pool(average: bool, batch_axis: int, channel_axis: int, name: str) -
         _needs_full(k, name)
 
         def pool(mat: jax.Array | None, nb: int) -> jax.Array | None:
-            if mat is None:
-                return None
+            if mat is None or mat.ndim == 0:
+                return mat
             axes = tuple(range(nb, mat.ndim))
             return jnp.mean(mat, axes) if average else jnp.sum(mat, axes)
 
@@ -178,6 +178,7 @@ def _global_pool(average: bool, batch_axis: int, channel_axis: int, name: str) -
             ntk=pool(k.ntk, 2),
             cov1=pool(k.cov1, nb),
             cov2=pool(k.cov2, nb),
+            is_reversed=False,
             batch_axis=0 if batch_first else 1,
             channel_axis=1 if batch_first else 0,
         )
