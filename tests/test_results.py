@@ -155,6 +155,9 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
     results.write_text(target, "second")
     assert target.read_text() == "second"
     assert os.listdir(tmp_path) == ["x.txt"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # like a plain write, not mkstemp's private 0600
 
 
 def test_gallery_table(tmp_path):
