@@ -118,6 +118,7 @@ def test_digits():
 
 
 def test_mnist1d():
+    data._mnist1d_arrays.cache_clear()
     state = np.random.get_state()  # noqa: NPY002 -- checking that the generator leaves the global state alone
     ds = data.mnist1d(n_train=95, n_test=50, seed=3)
     assert np.array_equal(np.random.get_state()[1], state[1])  # noqa: NPY002
