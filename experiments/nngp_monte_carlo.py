@@ -18,7 +18,6 @@ equal to the ``n x n`` forms by the push-through and Woodbury identities. Bayesi
 from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from dl_theory import data, predict, stax
@@ -42,6 +41,7 @@ class Config:
     noise_std: float = 0.2
     blr_dim: int = 5
     n_conditioning_draws: int = 200_000
+    mc_kernel_fn_samples: int = 64
 
     @classmethod
     def quick(cls) -> "Config":
@@ -63,9 +63,10 @@ def random_features(cfg: Config, key: jax.Array, x: jax.Array, n_nets: int) -> j
 
 def feature_posterior(phi_NxB, phi_test_MxB, y_N, noise_var):
     """GP posterior mean and variance from the ``B x B`` system (features already scaled by ``B^{-1/2}``)."""
-    a_BxB = phi_NxB.T @ phi_NxB + noise_var * jnp.eye(phi_NxB.shape[1])
-    mean = phi_test_MxB @ jnp.linalg.solve(a_BxB, phi_NxB.T @ y_N)
-    var = noise_var * jnp.sum(phi_test_MxB * jnp.linalg.solve(a_BxB, phi_test_MxB.T).T, axis=1)
+    phi_NxB, phi_test_MxB, y_N = (np.asarray(a, np.float64) for a in (phi_NxB, phi_test_MxB, y_N))
+    a_BxB = phi_NxB.T @ phi_NxB + noise_var * np.eye(phi_NxB.shape[1])
+    mean = phi_test_MxB @ np.linalg.solve(a_BxB, phi_NxB.T @ y_N)
+    var = noise_var * np.sum(phi_test_MxB * np.linalg.solve(a_BxB, phi_test_MxB.T).T, axis=1)
     return mean, var
 
 
@@ -80,59 +81,60 @@ def _mc_convergence(cfg: Config, key: jax.Array):
     rms = np.sqrt(np.mean(errors**2, axis=0))
     per_sample_var = samples.reshape(-1, *exact.shape).var(axis=0, ddof=1)
     predicted = np.sqrt(per_sample_var.sum() / sizes) / np.linalg.norm(exact)
-    n_mc = 64
+    n_mc = cfg.mc_kernel_fn_samples
     mc = monte_carlo_kernel_fn(*network(cfg)[:2], jax.random.fold_in(key, 10_000), n_mc)(x, None, "nngp")
     mc_error = float(np.linalg.norm(np.asarray(mc) - exact) / np.linalg.norm(exact))
     return sizes, rms, predicted, n_mc, mc_error
 
 
 def _gp_regression(cfg: Config, key: jax.Array):
-    k_x, k_e, k_f = jax.random.split(key, 3)
-    x = jax.random.uniform(k_x, (cfg.n_train, 1), minval=-3.0, maxval=3.0)
-    y = jnp.sin(2 * x[:, 0]) + cfg.noise_std * jax.random.normal(k_e, (cfg.n_train,))
-    x_test = jnp.linspace(-4.0, 4.0, 101)[:, None]
+    rng = np.random.default_rng(cfg.seed)
+    x = rng.uniform(-3.0, 3.0, size=(cfg.n_train, 1))
+    y = np.sin(2 * x[:, 0]) + cfg.noise_std * rng.normal(size=cfg.n_train)
+    x_test = np.linspace(-4.0, 4.0, 101)[:, None]
     noise_var = cfg.noise_std**2
-    f_all = random_features(cfg, k_f, jnp.concatenate([x, x_test]), cfg.n_features) / np.sqrt(cfg.n_features)
+    f_all = random_features(cfg, key, np.concatenate([x, x_test]), cfg.n_features) / np.sqrt(cfg.n_features)
     phi, phi_test = f_all[: cfg.n_train], f_all[cfg.n_train :]
     feat_mean, feat_var = feature_posterior(phi, phi_test, y, noise_var)
     gp = predict.gp_inference(phi @ phi.T, y[:, None], diag_reg=noise_var, diag_reg_absolute_scale=True)
     kern_mean, kern_cov = gp("nngp", phi_test @ phi.T, phi_test @ phi_test.T)
-    kernel_fn = network(cfg)[2]
-    exact = predict.gp_inference(kernel_fn(x, None, "nngp"), y[:, None], diag_reg=noise_var,
-                                 diag_reg_absolute_scale=True)("nngp", kernel_fn(x_test, x, "nngp"),
-                                                              kernel_fn(x_test, None, "nngp"))
+    kernel_fn = jax.jit(network(cfg)[2], static_argnums=2)
+    k_all = kernel_fn(np.concatenate([x, x_test]), None, "nngp")
+    k_dd, k_td, k_tt = k_all[: cfg.n_train, : cfg.n_train], k_all[cfg.n_train :, : cfg.n_train], k_all[
+        cfg.n_train :, cfg.n_train :]
+    exact = predict.gp_inference(k_dd, y[:, None], diag_reg=noise_var, diag_reg_absolute_scale=True)(
+        "nngp", k_td, k_tt)
     return dict(x=x, y=y, x_test=x_test, feat_mean=feat_mean, feat_var=feat_var, kern_mean=kern_mean[:, 0],
-                kern_var=jnp.diagonal(kern_cov), exact_mean=exact.mean[:, 0],
-                exact_var=jnp.diagonal(exact.covariance))
+                kern_var=np.diagonal(kern_cov), exact_mean=exact.mean[:, 0], exact_var=np.diagonal(exact.covariance))
 
 
 def _bayesian_linear_regression(cfg: Config, key: jax.Array):
-    k_d, k_t, k_c = jax.random.split(key, 3)
-    x, y, _ = data.teacher_student(k_d, 30, cfg.blr_dim, cfg.noise_std)
-    x_test = data.gaussian(k_t, 10, cfg.blr_dim)
+    x, y, _ = (np.asarray(a, np.float64) for a in data.teacher_student(key, 30, cfg.blr_dim, cfg.noise_std))
+    rng = np.random.default_rng(cfg.seed + 1)
+    x_test = rng.normal(size=(10, cfg.blr_dim))
     s2, d, n = cfg.noise_std**2, cfg.blr_dim, x.shape[0]
-    sigma_yy = x @ x.T + s2 * jnp.eye(n)
-    post_mean = x.T @ jnp.linalg.solve(sigma_yy, y)  # Gaussian conditioning of (w, y)
-    post_cov = jnp.eye(d) - x.T @ jnp.linalg.solve(sigma_yy, x)
-    ridge = jnp.linalg.solve(x.T @ x + s2 * jnp.eye(d), x.T @ y)
+    sigma_yy = x @ x.T + s2 * np.eye(n)
+    post_mean = x.T @ np.linalg.solve(sigma_yy, y)  # Gaussian conditioning of (w, y)
+    post_cov = np.eye(d) - x.T @ np.linalg.solve(sigma_yy, x)
+    ridge = np.linalg.solve(x.T @ x + s2 * np.eye(d), x.T @ y)
     gp = predict.gp_inference(x @ x.T, y[:, None], diag_reg=s2, diag_reg_absolute_scale=True)(
         "nngp", x_test @ x.T, x_test @ x_test.T)
-    rel = lambda a, b: float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
-    woodbury = s2 * jnp.linalg.inv(x.T @ x + s2 * jnp.eye(d))
+    rel = lambda a, b: float(np.max(np.abs(np.asarray(a) - b)) / np.max(np.abs(b)))
+    woodbury = s2 * np.linalg.inv(x.T @ x + s2 * np.eye(d))
     diffs = {"conditioning = ridge": rel(post_mean, ridge),
-             "ridge = GP(linear) mean": rel(x_test @ ridge, gp.mean[:, 0]),
+             "ridge = GP(linear) mean": rel(gp.mean[:, 0], x_test @ ridge),
              "Woodbury: I - X'S^-1X = s2 (X'X + s2 I)^-1": rel(post_cov, woodbury),
              "GP(linear) cov = x' Sigma_post x": rel(gp.covariance, x_test @ post_cov @ x_test.T)}
     # Conditioning by Monte Carlo on a small problem: regress w on y over joint draws; E[w|y] = A y.
     xs, n_draws = x[:3, :2], cfg.n_conditioning_draws
-    w = jax.random.normal(k_c, (n_draws, 2))
-    ys = w @ xs.T + cfg.noise_std * jax.random.normal(jax.random.fold_in(k_c, 1), (n_draws, 3))
-    a_hat = jnp.linalg.lstsq(ys, w)[0].T
-    syy = xs @ xs.T + s2 * jnp.eye(3)
-    a_exact = xs.T @ jnp.linalg.inv(syy)
-    cond_cov = jnp.eye(2) - a_exact @ xs
-    stderr = jnp.sqrt(jnp.outer(jnp.diag(cond_cov), jnp.diag(jnp.linalg.inv(syy))) / n_draws)
-    return diffs, float(jnp.max(jnp.abs(a_hat - a_exact) / stderr))
+    w = rng.normal(size=(n_draws, 2))
+    ys = w @ xs.T + cfg.noise_std * rng.normal(size=(n_draws, 3))
+    a_hat = np.linalg.lstsq(ys, w, rcond=None)[0].T
+    syy = xs @ xs.T + s2 * np.eye(3)
+    a_exact = xs.T @ np.linalg.inv(syy)
+    cond_cov = np.eye(2) - a_exact @ xs
+    stderr = np.sqrt(np.outer(np.diag(cond_cov), np.diag(np.linalg.inv(syy))) / n_draws)
+    return diffs, float(np.max(np.abs(a_hat - a_exact) / stderr))
 
 
 def run(cfg: Config) -> Result:

@@ -11,8 +11,8 @@ empirical ones from ``dl_theory.empirical``.
 from dataclasses import dataclass
 
 import jax
-import matplotlib.ticker
 import jax.numpy as jnp
+import matplotlib.ticker
 import numpy as np
 
 from dl_theory import data, stax
