@@ -5,6 +5,8 @@
 analysis modules (``hessian``, ``convergence``, ``pac_bayes``) and the experiment framework.
 """
 
+from dl_theory import predict
+from dl_theory.batching import batch
 from dl_theory.empirical import (
     DEFAULT_NTK_IMPLEMENTATION,
     NtkImplementation,
@@ -14,14 +16,18 @@ from dl_theory.empirical import (
     empirical_ntk_vp_fn,
 )
 from dl_theory.linearization import linearize, taylor_expand
+from dl_theory.monte_carlo import monte_carlo_kernel_fn
 
 __all__: list[str] = [
     "DEFAULT_NTK_IMPLEMENTATION",
+    "batch",
     "NtkImplementation",
     "empirical_kernel_fn",
     "empirical_nngp_fn",
     "empirical_ntk_fn",
     "empirical_ntk_vp_fn",
     "linearize",
+    "monte_carlo_kernel_fn",
+    "predict",
     "taylor_expand",
 ]
