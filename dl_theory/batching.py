@@ -13,7 +13,8 @@ Outputs may be arrays or any pytree of arrays (a ``Kernel``, a namedtuple). Whic
 indexed by ``x1`` (rows) and which by ``x2`` (columns) is found from abstract evaluations
 (:func:`jax.eval_shape`) with one more row or column; static fields (e.g. ``Kernel.shape1``) are taken from an
 abstract evaluation on the full inputs. Keyword arguments given as a pair ``(v1, v2)`` of arrays (e.g. graph
-``pattern``) are cut along with ``x1`` and ``x2``; other arrays (parameters, keys) are passed whole to every tile.
+``pattern``; ``v2=None`` means ``v2 = v1``) are cut along with ``x1`` and ``x2``; other arrays (parameters,
+keys) are passed whole to every tile.
 """
 
 import functools
@@ -106,7 +107,9 @@ class _Call:
             tuple(a for a, is_arr in zip(args, self.arg_is_array, strict=True) if is_arr),
             {k: kwargs[k] for k in self.kw_array_keys},
         )
-        self.pairs = ({k: kwargs[k][0] for k in self.pair_keys}, {k: kwargs[k][1] for k in self.pair_keys})
+        # ``(v1, None)``: the second input's value is the first's (the pair for ``x2=None``).
+        self.pairs = ({k: kwargs[k][0] for k in self.pair_keys},
+                      {k: kwargs[k][0] if kwargs[k][1] is None else kwargs[k][1] for k in self.pair_keys})
 
     def function(self, x2_is_none: bool = False) -> Callable:
         """``(x1, x2, arrays, pairs) -> kernel_fn(x1, x2, *args, **kwargs)``."""
@@ -132,7 +135,7 @@ def _is_input(x: Any) -> bool:
 
 
 def _is_pair(v: Any) -> bool:
-    return isinstance(v, tuple) and len(v) == 2 and all(_is_array_tree(u) for u in v)
+    return isinstance(v, tuple) and len(v) == 2 and _is_array_tree(v[0]) and (v[1] is None or _is_array_tree(v[1]))
 
 
 def _leading(x: Any, name: str) -> int:

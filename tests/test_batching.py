@@ -77,6 +77,8 @@ def test_pair_keyword_arguments_are_tiled_with_the_inputs():
     x1, x2 = (jnp.asarray(x, jnp.float32) for x in _inputs())
     s1, s2 = jnp.arange(N1 * D, dtype=jnp.float32).reshape(N1, D), jnp.ones((N2, D), jnp.float32) * 2
     np.testing.assert_allclose(batch(kernel_fn, 2)(x1, x2, scale=(s1, s2)), kernel_fn(x1, x2, (s1, s2)), rtol=1e-6)
+    np.testing.assert_allclose(batch(kernel_fn, 4)(x1, None, scale=(s1, None)), kernel_fn(x1, x1, (s1, s1)),
+                               rtol=1e-6)
 
 
 def test_bad_batch_sizes_and_inputs():
