@@ -127,7 +127,12 @@ def Abs(do_stabilize: bool = False) -> Triple:
 
 @layer
 def Sign() -> Triple:
-    r""":math:`\operatorname{sign}(x)`; NNGP :math:`1 - 2\theta/\pi`, NTK factor 0 (autodiff sees no delta)."""
+    r""":math:`\operatorname{sign}(x)`; NNGP :math:`1 - 2\theta/\pi`, NTK factor 0 (autodiff sees no delta).
+
+    ``cov1``/``cov2`` go through the same map. (neural-tangents 0.6.5 instead sets every nonzero entry of them
+    to 1, which is right only on their diagonal: off-diagonal entries of a full ``cov1`` then disagree with its
+    own ``nngp`` for ``x2 = None``.)
+    """
     return elementwise_triple("Sign", jnp.sign, duals.sign)
 
 

@@ -35,6 +35,12 @@ def _check_degree(degree: int) -> int:
     return value
 
 
+def _polyval(coef: Sequence[float], x: jax.Array) -> jax.Array:
+    """``sum_k coef[k] x^k`` in ``x``'s floating dtype (integers promote to the default float)."""
+    dtype = jnp.result_type(x.dtype, float)
+    return jnp.polyval(jnp.asarray(coef[::-1], dtype=dtype), x.astype(dtype)) if len(coef) else jnp.zeros_like(x)
+
+
 @layer
 def Polynomial(coef: Sequence[float]) -> Triple:
     r""":math:`\phi(x) = \sum_k c_k x^k` (``coef[k]`` multiplies :math:`x^k`, as ``numpy.polynomial``).
@@ -43,7 +49,7 @@ def Polynomial(coef: Sequence[float]) -> Triple:
       coef: coefficients in increasing degree (empty: the zero function).
     """
     coef = [float(c) for c in coef]
-    fn = lambda x: jnp.polyval(jnp.asarray(coef[::-1], dtype=x.dtype), x) if coef else jnp.zeros_like(x)
+    fn = lambda x: _polyval(coef, x)
     return elementwise_triple("Polynomial", fn, dual_polynomial.polynomial(coef))
 
 
@@ -62,6 +68,10 @@ def Monomial(degree: int) -> Triple:
 @layer
 def RectifiedMonomial(degree: int) -> Triple:
     r""":math:`\phi(x) = \mathbb 1[x \ge 0]\, x^n`; NNGP is the arc-cosine kernel of degree :math:`n` (Cho & Saul).
+
+    Unlike neural-tangents 0.6.5, whose autodiff-based formula gives NaN where :math:`\theta = 0` (the diagonal
+    of ``cov1``, and of ``nngp`` when ``x2 is None``), the closed form here is finite there:
+    :math:`T = (2n-1)!!\,q^n/2`.
 
     Args:
       degree: the power :math:`n \ge 0` (``0``: a step function, whose NTK factor is 0).
@@ -84,7 +94,7 @@ def Hermite(degree: int) -> Triple:
     """
     degree = _check_degree(degree)
     coef = np.polynomial.hermite_e.herme2poly([0] * degree + [1]) / math.sqrt(math.factorial(degree))
-    fn = lambda x: jnp.polyval(jnp.asarray(coef[::-1], dtype=x.dtype), x)
+    fn = lambda x: _polyval(coef, x)
     return elementwise_triple("Hermite", fn, lambda *q: duals.hermite(*q, degree=degree))
 
 

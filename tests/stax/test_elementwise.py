@@ -184,6 +184,24 @@ def test_layouts_match_direct_evaluation(x64):
         np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=field)
 
 
+def test_own_covariance_equals_cross_covariance_with_itself(x64):
+    """With x2 = None, cov1[i] (full spatial layout) is nngp[i, i]: the same dual map at the same arguments.
+
+    neural-tangents 0.6.5 breaks this in two places (see the golden-test notes): ``Sign`` sets every nonzero
+    entry of ``cov1`` to 1 (right only on the diagonal), and ``RectifiedMonomial`` returns NaN where
+    theta = 0 (the diagonal) from 0/0 in its autodiff-based formula. Here both are finite and consistent.
+    Tolerance: theta = arccos(q12 / sqrt(q11 q22)) is ill-conditioned at theta = 0, where a rounding error
+    delta ~ 1e-16 in q12 moves theta by sqrt(2 delta) ~ 1.4e-8; Sign and the step have dT/dtheta = -2/pi,
+    -1/(2pi), so nngp[i, i] may sit ~1e-8 below the exact cov1[i] (observed 1.2e-8 for Sign).
+    """
+    x = np.random.default_rng(3).standard_normal((2, 3, 4))
+    for name in ("sign", "rectified_monomial0", "rectified_monomial2", "abs"):
+        k = _jit(stax.serial(stax.Dense(5, W_std=1.2, b_std=0.3), LAYERS[name]())[2])(x, None)
+        nngp_diag = np.stack([np.asarray(k.nngp)[i, i] for i in range(len(x))])
+        assert np.all(np.isfinite(k.nngp)) and np.all(np.isfinite(k.ntk)), name
+        np.testing.assert_allclose(k.cov1, nngp_diag, rtol=5e-8, err_msg=name)
+
+
 def test_float32_jit_and_finite_gradients(key):
     """float32 works under jit, and kernels are differentiable in the inputs where x1 == x2 (theta = 0)."""
     x = jax.random.normal(key, (3, 4))
