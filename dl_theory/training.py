@@ -165,6 +165,8 @@ def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformati
     step, history = 0, {"loss": [], "log_step": []}
     if path is not None and resume and path.exists():
         step, state, history = _load(path, state)
+        if step > n_steps:
+            raise ValueError(f"checkpoint {path} is at step {step}, past n_steps={n_steps}; delete it to start over")
     chunk = make_chunk(loss_fn, optimizer, batch_size)
 
     def log(at: int, params: Params) -> None:
