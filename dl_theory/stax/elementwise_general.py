@@ -35,6 +35,11 @@ def _check_degree(degree: int) -> int:
     return value
 
 
+def _check_callable(value: object, name: str, optional: bool = True) -> None:
+    if (value is not None or not optional) and not callable(value):
+        raise TypeError(f"`{name}` must be a callable{' or None' if optional else ''}, got {type(value).__name__}.")
+
+
 def _polyval(coef: Sequence[float], x: jax.Array) -> jax.Array:
     """``sum_k coef[k] x^k`` in ``x``'s floating dtype (integers promote to the default float)."""
     dtype = jnp.result_type(x.dtype, float)
@@ -119,6 +124,8 @@ def Elementwise(
     Raises:
       ValueError: if both ``fn`` and ``nngp_fn`` are ``None``.
     """
+    for value, name in ((fn, "fn"), (nngp_fn, "nngp_fn"), (d_nngp_fn, "d_nngp_fn")):
+        _check_callable(value, name)
     if fn is None and nngp_fn is None:
         raise ValueError("Elementwise needs `fn` (finite width) or `nngp_fn` (infinite width); got neither.")
     dual = None
@@ -146,5 +153,7 @@ def ElementwiseNumerical(
       deg: number of quadrature nodes per dimension, at least 1.
       df: derivative of ``fn`` for the NTK; ``jnp.vectorize(jax.grad(fn))`` when ``None``.
     """
+    _check_callable(fn, "fn", optional=False)
+    _check_callable(df, "df")
     dual, diag = dual_numerical.numerical(fn, deg, df)
     return elementwise_triple("ElementwiseNumerical", fn, dual, diag)

@@ -246,3 +246,7 @@ def test_errors():
         stax.RectifiedMonomial(1.5)
     with pytest.raises(ValueError, match="deg"):
         stax.ElementwiseNumerical(jnp.tanh, deg=0)
+    with pytest.raises(TypeError, match="nngp_fn"):
+        stax.Elementwise(jnp.tanh, nngp_fn=1.0)
+    with pytest.raises(TypeError, match="fn"):
+        stax.ElementwiseNumerical(None, deg=5)
