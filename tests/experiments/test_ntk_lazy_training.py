@@ -1,0 +1,18 @@
+"""ntk-lazy-training on a shrunk config: the NTK moves less for wider nets and larger output scale alpha."""
+
+import numpy as np
+
+from experiments import ntk_lazy_training as lazy
+
+
+def test_ntk_change_shrinks_with_width_and_alpha():
+    cfg = lazy.Config(widths=(64, 512, 4096), n_seeds=1, n_train=12, n_test=16, steps=40, alphas=(1.0, 4.0, 16.0))
+    result = lazy.run(cfg)
+    failed = [c.id for c in result.claims if not c.passed]
+    assert not failed, failed
+    changes = [w["ntk_change"] for w in result.metrics["widths"]]
+    assert np.all(np.diff(changes) < 0), changes
+    for steps, trajectory in result.data["trajectories"].values():
+        assert steps[0] == 0 and trajectory[0] == 0.0  # the tracker's reference is the kernel at step 0
+    assert result.metrics["closer_to"] in ("1/m", "1/sqrt(m)")
+    assert result.metrics["distance_to_1_over_m"] == abs(result.metrics["ntk_change_exponent"] + 1)
