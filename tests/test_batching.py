@@ -30,8 +30,7 @@ def _inputs():
     return rng.normal(size=(N1, D)), rng.normal(size=(N2, D))
 
 
-@pytest.mark.parametrize("batch_size", [0, 2, 4])
-@pytest.mark.parametrize("x2_none", [False, True])
+@pytest.mark.parametrize(("batch_size", "x2_none"), [(0, False), (2, False), (4, True)])
 def test_analytic_kernel_tiles_equal_untiled(x64, batch_size, x2_none):
     _, _, kernel_fn = _net()
     x1, x2 = _inputs()

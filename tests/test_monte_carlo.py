@@ -58,15 +58,13 @@ def test_running_estimates_and_key_chain(key):
     x2 = np.random.default_rng(2).normal(size=(6, D)).astype(np.float32)
     estimates = list(monte_carlo_kernel_fn(init_fn, apply_fn, key, {16, 1, 4})(x1, x2, "ntk"))
     assert len(estimates) == 3 and estimates[0].shape == (4, 6)
-    direct = monte_carlo_kernel_fn(init_fn, apply_fn, key, 16)(x1, x2, "ntk")
-    np.testing.assert_allclose(estimates[-1], direct, rtol=1e-6)
+    direct = monte_carlo_kernel_fn(init_fn, apply_fn, key, 16, batch_size=2)(x1, x2, "ntk")  # tiled
+    np.testing.assert_allclose(estimates[-1], direct, rtol=1e-5, atol=1e-6)
     # Sample 1 uses key -> (key', k1) = split(key); (init_key, rng) = split(k1, 2).
     _, k1 = jax.random.split(key)
     _, params = init_fn(jax.random.split(k1, 2)[0], x1.shape)
     one = jax.jit(empirical_kernel_fn(apply_fn), static_argnums=2)(x1, x2, "ntk", params)
     np.testing.assert_allclose(estimates[0], one, rtol=1e-5, atol=1e-6)
-    tiled = monte_carlo_kernel_fn(init_fn, apply_fn, key, 4, batch_size=2)(x1, x2, "ntk")
-    np.testing.assert_allclose(tiled, estimates[1], rtol=1e-5, atol=1e-6)
 
 
 def test_axes_options_and_bad_n_samples(key):
