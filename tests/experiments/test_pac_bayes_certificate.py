@@ -1,0 +1,29 @@
+"""pac-bayes-certificate with a shrunk config: certificates are internally consistent and use the right n."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from dl_theory.pac_bayes import binary_kl
+from experiments import pac_bayes_certificate as exp
+
+
+@pytest.mark.slow
+def test_shrunk_run_is_consistent():
+    cfg = dataclasses.replace(exp.Config.quick(), random_label_tasks=(), steps=100, prior_steps=100, mc_samples=50,
+                              test_samples=10, kl_mc_samples=20)
+    result = exp.run(cfg)
+    runs = {r["prior"]: r for r in result.metrics["runs"]}
+    di, dd = runs["data-independent"]["certificate"], runs["data-dependent"]["certificate"]
+    assert dd["n"] == di["n"] - round(cfg.prior_fraction * di["n"])  # data-dependent prior: n counts the rest
+    for cert in (di, dd):
+        assert cert["delta"] == cfg.delta / cfg.search_size and cert["delta_prime"] == cfg.delta_prime
+        assert cert["emp_risk_mc"] <= cert["emp_risk_upper"] <= cert["risk_bound"] <= cert["pinsker_bound"]
+        np.testing.assert_allclose(binary_kl(cert["emp_risk_mc"], cert["emp_risk_upper"]),
+                                   np.log(2 / cfg.delta_prime) / cfg.mc_samples, rtol=1e-3)
+        expected_complexity = (cert["kl"] + np.log(2 * np.sqrt(cert["n"]) / cert["delta"])) / cert["n"]
+        np.testing.assert_allclose(cert["complexity"], expected_complexity, rtol=1e-5)
+    by_id = {c.id: c for c in result.claims}
+    assert by_id["kl-zero-at-prior"].passed and by_id["kl-inversion-tighter-than-pinsker"].passed
+    assert by_id["kl-closed-form-vs-monte-carlo"].passed
