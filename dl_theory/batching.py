@@ -181,7 +181,9 @@ def _tile_sizes(n1: int, n2: int, batch_size: int, n_devices: int) -> tuple[int,
 
 
 def _abstract(tree: Any, n: int) -> Any:
-    return jax.tree.map(lambda a: jax.ShapeDtypeStruct((n,) + a.shape[1:], a.dtype), tree)
+    """``tree`` with leading axes of size ``n``, as abstract values of the dtypes JAX will compute in."""
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct((n,) + a.shape[1:], jax.dtypes.canonicalize_dtype(a.dtype)),
+                        tree)
 
 
 def _layout(call: _Call, x1: Any, x2: Any, a: int, b: int) -> list[tuple[Any, int | None, int | None]]:

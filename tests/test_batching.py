@@ -112,28 +112,29 @@ _SCRIPT = textwrap.dedent(
     init_fn, apply_fn, kernel_fn = stax.serial(
         stax.Dense(8, W_std=1.5, b_std=0.1), stax.Relu(), stax.Dense(2, W_std=1.2, b_std=0.2))
     _, params = init_fn(jax.random.key(0), x1.shape)
-    analytic = batch(kernel_fn, batch_size=2)(x1, x2, ("nngp", "ntk"))
-    whole = batch(kernel_fn)(x1, None, "ntk")
-    emp = batch(empirical_kernel_fn(apply_fn), batch_size=2)(x1, x2, "ntk", params)
-    np.savez(sys.argv[2], nngp=analytic.nngp, ntk=analytic.ntk, whole=whole, emp=emp,
-             devices=jax.device_count(), sharded=len(whole.sharding.device_set))
+    out = {"devices": jax.device_count()}
+    for tag, count in (("four", -1), ("one", 0)):  # all 4 devices, then a single device
+        analytic = batch(kernel_fn, batch_size=2, device_count=count)(x1, x2, ("nngp", "ntk"))
+        whole = batch(kernel_fn, device_count=count)(x1, None, "ntk")
+        emp = batch(empirical_kernel_fn(apply_fn), batch_size=2, device_count=count)(x1, x2, "ntk", params)
+        out.update({f"{tag}_nngp": analytic.nngp, f"{tag}_ntk": analytic.ntk, f"{tag}_whole": whole,
+                    f"{tag}_emp": emp, f"{tag}_sharded": len(whole.sharding.device_set)})
+    np.savez(sys.argv[2], **out)
     """
 )
 
 
-def test_four_devices_give_the_one_device_numbers(tmp_path, key):
+def test_four_devices_give_the_one_device_numbers(tmp_path):
+    """In one process with 4 forced CPU devices: device_count=-1 (tiles sharded) vs device_count=0 (one device)."""
     x1, x2 = _inputs()
     np.savez(tmp_path / "in.npz", x1=x1, x2=x2)
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
     subprocess.run([sys.executable, "-c", _SCRIPT, str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
                    env=env, check=True, timeout=300)
-    four = np.load(tmp_path / "out.npz")
-    assert four["devices"] == 4 and four["sharded"] == 4
-    init_fn, apply_fn, kernel_fn = _net()
-    _, params = init_fn(jax.random.key(0), x1.shape)
-    one = batch(kernel_fn, batch_size=2)(x1, x2, ("nngp", "ntk"))
-    np.testing.assert_allclose(four["nngp"], one.nngp, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(four["ntk"], one.ntk, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(four["whole"], batch(kernel_fn)(x1, None, "ntk"), rtol=1e-6, atol=1e-7)
-    emp = batch(empirical_kernel_fn(apply_fn), batch_size=2)(x1, x2, "ntk", params)
-    np.testing.assert_allclose(four["emp"], emp, rtol=1e-6, atol=1e-7)
+    out = np.load(tmp_path / "out.npz")
+    assert out["devices"] == 4 and out["four_sharded"] == 4 and out["one_sharded"] == 1
+    for name in ("nngp", "ntk", "whole", "emp"):
+        np.testing.assert_allclose(out[f"four_{name}"], out[f"one_{name}"], rtol=1e-6, atol=1e-7, err_msg=name)
+    # And the tiled kernels are the kernels (here, on this process's default device).
+    _, _, kernel_fn = _net()
+    np.testing.assert_allclose(out["one_nngp"], kernel_fn(x1, x2, "nngp"), rtol=1e-4, atol=1e-6)
