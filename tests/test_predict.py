@@ -295,3 +295,25 @@ def test_bad_inputs_raise():
         predict.gradient_descent_mse(jnp.eye(3), y, trace_axes=(2,))
     with pytest.raises(ValueError, match="get"):
         predict.gp_inference(jnp.eye(3), y)("nngpp")
+
+
+def test_ensemble_merges_train_and_test_kernel_keywords(x64):
+    """Pairs ``(v1, v2)`` become ``(v_test, v_train)`` for the test-train kernel; other values must agree."""
+    rng = np.random.default_rng(9)
+    x, x_test, y = rng.normal(size=(N_TRAIN, 8)), rng.normal(size=(N_TEST, 8)), rng.normal(size=(N_TRAIN, 1))
+    s, s_test = rng.uniform(0.5, 2, size=(N_TRAIN, 1)), rng.uniform(0.5, 2, size=(N_TEST, 1))
+
+    def kernel_fn(x1, x2, get, scale=None, shift=0.0):
+        x2 = x1 if x2 is None else x2
+        k = (x1 * scale[0]) @ (x2 * scale[1]).T + 1.0 + shift
+        return k if isinstance(get, str) else namedtuple("Kernel", get)(*(k for _ in get))
+
+    predict_fn = predict.gradient_descent_mse_ensemble(kernel_fn, x, y, scale=(s, s), shift=0.5)
+    out = predict_fn(None, x_test, "nngp", compute_cov=True, scale=(s_test, s_test), shift=0.5)
+    k_dd = (x * s) @ (x * s).T + 1.5
+    k_td = (x_test * s_test) @ (x * s).T + 1.5
+    k_tt = (x_test * s_test) @ (x_test * s_test).T + 1.5
+    np.testing.assert_allclose(out.mean, k_td @ np.linalg.solve(k_dd, y), rtol=1e-8)
+    np.testing.assert_allclose(out.covariance, k_tt - k_td @ np.linalg.solve(k_dd, k_td.T), rtol=1e-7, atol=1e-9)
+    with pytest.raises(ValueError, match="shift"):
+        predict_fn(None, x_test, "nngp", scale=(s_test, s_test), shift=0.7)

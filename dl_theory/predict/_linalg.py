@@ -109,11 +109,11 @@ def _check_conditioning(name: str, chol_PxP: jax.Array, k_PxP: jax.Array, diag_r
     except jax.errors.ConcretizationTypeError:  # traced kernel: the check cannot run
         return
     if bad:
+        hint = " or enable float64 (jax.enable_x64)" if jnp.finfo(k_PxP.dtype).bits < 64 else ""
         raise ValueError(
             f"{name} is singular or ill-conditioned to working precision ({k_PxP.dtype}, "
             f"diag_reg={diag_reg}): its Cholesky factorization failed. Pass a positive `diag_reg` (e.g. "
-            "diag_reg=1e-4, relative to the "
-            "mean diagonal unless diag_reg_absolute_scale=True), or enable float64 with jax.enable_x64."
+            f"diag_reg=1e-4, relative to the mean diagonal unless diag_reg_absolute_scale=True){hint}."
         )
 
 
