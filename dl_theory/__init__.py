@@ -5,7 +5,7 @@
 analysis modules (``hessian``, ``convergence``, ``pac_bayes``) and the experiment framework.
 """
 
-from dl_theory import predict
+from dl_theory import pac_bayes, predict
 from dl_theory.batching import batch
 from dl_theory.empirical import (
     DEFAULT_NTK_IMPLEMENTATION,
@@ -28,6 +28,7 @@ __all__: list[str] = [
     "empirical_ntk_vp_fn",
     "linearize",
     "monte_carlo_kernel_fn",
+    "pac_bayes",
     "predict",
     "taylor_expand",
 ]
