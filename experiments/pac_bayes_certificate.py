@@ -180,7 +180,8 @@ def run(cfg: Config) -> Result:
 def plot(result: Result):
     runs = result.data["runs"]
     fig, (ax1, ax2) = subplots(1, 2, width=5.0, title="PAC-Bayes risk certificates (δ=0.025, δ'=0.01)")
-    labels = [f"{r['task']}\n{r['prior']}" for r in runs]
+    short = {"data-independent": "indep. prior", "data-dependent": "dep. prior", "random-labels": "random y"}
+    labels = [f"{r['task']}\n{short[r['prior']]}" for r in runs]
     pos = np.arange(len(runs))
     for k, (field, name) in enumerate([("test_error", "test error (stochastic net)"),
                                        ("emp_risk_mc", "train 0-1 risk (MC)"), ("risk_bound", "certificate")]):
