@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import matplotlib.ticker
 import numpy as np
 import optax
 
@@ -104,13 +105,15 @@ def run(cfg: Config) -> Result:
 def plot(result: Result):
     rows = result.data["rows"]
     ns = np.array([r["n"] for r in rows])
-    fig, ax = subplots(1, 1, title="Empirical Rademacher complexity of linear classes (B = 1)")
+    fig, ax = subplots(1, 1, width=5.5, height=3.8, title="Empirical Rademacher complexity, linear classes (B = 1)")
     ax.errorbar(ns, [r["l2"] for r in rows], yerr=[2 * r["l2_se"] for r in rows], fmt="o", label="ℓ2 ball: Monte Carlo")
     theory_line(ax, ns, [r["l2_upper"] for r in rows], label="(B/n)√Σ||x||² (upper)")
     theory_line(ax, ns, [r["l2_lower"] for r in rows], label="… /√2 (lower)", linestyle=":")
     ax.errorbar(ns, [r["l1"] for r in rows], yerr=[2 * r["l1_se"] for r in rows], fmt="s", label="ℓ1 ball: Monte Carlo")
     theory_line(ax, ns, [r["l1_massart"] for r in rows], label="Massart bound (ℓ1)", color="#d1495b")
     ax.set(xscale="log", yscale="log", xlabel="n", ylabel="empirical Rademacher complexity")
+    ax.set_xticks(ns, [str(n) for n in ns], minor=False)
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.legend(fontsize=7)
     return fig
 
