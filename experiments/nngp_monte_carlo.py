@@ -32,7 +32,7 @@ class Config:
     seed: int = 0
     width: int = 512
     W_std: float = 1.5
-    b_std: float = 0.5
+    b_std: float = 1.0
     n_kernel_points: int = 16  # inputs on which the Monte-Carlo kernel is compared with the analytic NNGP
     max_log2_b: int = 11  # B = 1, 2, 4, ..., 2^max_log2_b random networks
     n_repeats: int = 16
@@ -90,7 +90,7 @@ def _mc_convergence(cfg: Config, key: jax.Array):
 def _gp_regression(cfg: Config, key: jax.Array):
     rng = np.random.default_rng(cfg.seed)
     x = rng.uniform(-3.0, 3.0, size=(cfg.n_train, 1))
-    y = np.sin(2 * x[:, 0]) + cfg.noise_std * rng.normal(size=cfg.n_train)
+    y = np.sin(x[:, 0]) + cfg.noise_std * rng.normal(size=cfg.n_train)
     x_test = np.linspace(-4.0, 4.0, 101)[:, None]
     noise_var = cfg.noise_std**2
     f_all = random_features(cfg, key, np.concatenate([x, x_test]), cfg.n_features) / np.sqrt(cfg.n_features)

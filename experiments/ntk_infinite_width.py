@@ -51,8 +51,10 @@ def mlp(cfg: Config, width: int, activation: str, out_dim: int):
     return stax.serial(*hidden, stax.Dense(out_dim, W_std=cfg.W_std, b_std=cfg.b_std))
 
 
-def relative_errors(cfg: Config, x: jax.Array, key: jax.Array, width: int, activation: str) -> np.ndarray:
-    """``(n_seeds, 2)`` relative Frobenius errors of the empirical (NTK, NNGP) against the analytic kernels.
+def relative_errors(
+    cfg: Config, x: jax.Array, key: jax.Array, width: int, activation: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(n_seeds, 2)`` relative Frobenius errors of the empirical (NTK, NNGP), one empirical NTK, the analytic NTK.
 
     The NTK is that of a scalar-output network; the NNGP that of a width-``m`` readout averaged over its channels.
     """
