@@ -5,7 +5,7 @@
 analysis modules (``hessian``, ``convergence``, ``pac_bayes``) and the experiment framework.
 """
 
-from dl_theory import pac_bayes, predict
+from dl_theory import convergence, hessian, optim, pac_bayes, predict, spectral
 from dl_theory.batching import batch
 from dl_theory.empirical import (
     DEFAULT_NTK_IMPLEMENTATION,
@@ -21,6 +21,8 @@ from dl_theory.monte_carlo import monte_carlo_kernel_fn
 __all__: list[str] = [
     "DEFAULT_NTK_IMPLEMENTATION",
     "batch",
+    "convergence",
+    "hessian",
     "NtkImplementation",
     "empirical_kernel_fn",
     "empirical_nngp_fn",
@@ -28,7 +30,9 @@ __all__: list[str] = [
     "empirical_ntk_vp_fn",
     "linearize",
     "monte_carlo_kernel_fn",
+    "optim",
     "pac_bayes",
     "predict",
+    "spectral",
     "taylor_expand",
 ]
