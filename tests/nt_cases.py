@@ -147,6 +147,28 @@ for _deg in (1, 2, 3):
         (3, 5),
     )
 
+# A nonlinearity after RectifiedMonomial consumes its variances (cov1), which neural-tangents 0.6.5 gets as NaN.
+_add(
+    "act_rectified_monomial2_deep",
+    lambda s: s.serial(s.Dense(6, W_std=1.2, b_std=0.3), s.RectifiedMonomial(2), s.Dense(5), s.Relu(), s.Dense(1)),
+    (4, 5),
+    (3, 5),
+)
+# Pooling after Sign mixes Sign's spatial covariances (cov1) into the variances that the next nonlinearity uses.
+_add(
+    "act_sign_conv_deep",
+    lambda s: s.serial(
+        s.Conv(3, (2,), padding="SAME", b_std=0.1),
+        s.Sign(),
+        s.AvgPool((2,)),
+        s.Conv(3, (2,), padding="SAME", b_std=0.1),
+        s.Relu(),
+        s.GlobalAvgPool(),
+        s.Dense(1),
+    ),
+    (3, 4, 2),
+    (2, 4, 2),
+)
 _add(
     "act_relu_mlp_standard",
     lambda s: s.serial(

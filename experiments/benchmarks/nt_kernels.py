@@ -10,7 +10,8 @@ Two workloads, each run by both libraries in separate subprocesses (neural-tange
 
 Each worker jits ``kernel_fn``, compiles with one warm-up call, then reports the median of ``repeats`` timed calls
 (``block_until_ready``), the compile time, the resident set size before the workload and the peak RSS
-(``resource.getrusage``), and saves its kernels so that the driver checks the two libraries agree. Results are
+(``resource.getrusage``), and saves its kernels so that the driver checks the two libraries agree; a float64
+neural-tangents run is the accuracy reference for both float32 results. Results are
 printed as ratios (dl_theory / neural-tangents) and saved to ``experiments/benchmarks/results/nt_kernels.json``.
 
 Run::
@@ -55,7 +56,7 @@ def _input_shape(workload: str, size: dict) -> tuple[int, ...]:
     return (size["n"], size["hw"], size["hw"], size["c"])
 
 
-def worker(backend: str, workload: str, size: dict, repeats: int, out_path: str) -> dict:
+def worker(backend: str, workload: str, size: dict, repeats: int, out_path: str, x64: bool = False) -> dict:
     """Time ``kernel_fn`` of one library in this process; save its kernels to ``out_path``."""
     import resource
     import statistics
@@ -63,13 +64,16 @@ def worker(backend: str, workload: str, size: dict, repeats: int, out_path: str)
     import jax
     import numpy as np
 
+    jax.config.update("jax_enable_x64", x64)
+
     if backend == "neural_tangents":
         from neural_tangents import stax
     else:
         from dl_theory import stax
 
     _, _, kernel_fn = _build(stax, workload, size)
-    x = np.random.default_rng(0).standard_normal(_input_shape(workload, size)).astype(np.float32)
+    x = np.random.default_rng(0).standard_normal(_input_shape(workload, size))
+    x = x.astype(np.float64 if x64 else np.float32)
     x = jax.device_put(x)
 
     def rss_bytes() -> int:
@@ -101,23 +105,17 @@ def worker(backend: str, workload: str, size: dict, repeats: int, out_path: str)
     }
 
 
-def _run_backend(backend: str, workload: str, size: dict, repeats: int, out_path: str) -> dict:
+def _run_backend(backend: str, workload: str, size: dict, repeats: int, out_path: str, x64: bool = False) -> dict:
     python = legacy_python() if backend == "neural_tangents" else sys.executable
-    argv = [
-        "-m",
-        "experiments.benchmarks.nt_kernels",
-        "--worker",
-        backend,
-        "--workload",
-        workload,
-        "--size",
-        json.dumps(size),
-        "--repeats",
-        str(repeats),
-        "--out",
-        out_path,
-    ]
-    return run_json(python, argv)
+    argv = ["-m", "experiments.benchmarks.nt_kernels", "--worker", backend, "--workload", workload]
+    argv += ["--size", json.dumps(size), "--repeats", str(repeats), "--out", out_path]
+    return run_json(python, argv + (["--x64"] if x64 else []))
+
+
+def _max_rel_diff(a, b) -> float:
+    import numpy as np
+
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -129,10 +127,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--workload", help=argparse.SUPPRESS)
     parser.add_argument("--size", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--x64", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker:
-        result = worker(args.worker, args.workload, json.loads(args.size), args.repeats, args.out)
+        result = worker(args.worker, args.workload, json.loads(args.size), args.repeats, args.out, args.x64)
         print(MARKER + json.dumps(result), flush=True)
         return result
 
@@ -144,9 +143,15 @@ def main(argv: list[str] | None = None) -> dict:
         for workload in args.workloads:
             size = WORKLOADS[workload][mode]
             runs = {b: _run_backend(b, workload, size, args.repeats, f"{tmp}/{workload}_{b}.npz") for b in BACKENDS}
-            ours, theirs = (np.load(f"{tmp}/{workload}_{b}.npz") for b in BACKENDS)
-            agreement = {
-                g: float(np.max(np.abs(ours[g] - theirs[g])) / np.max(np.abs(theirs[g]))) for g in ("nngp", "ntk")
+            # float64 neural-tangents run (not timed against anything): the accuracy reference for both float32 runs.
+            _run_backend("neural_tangents", workload, size, 1, f"{tmp}/{workload}_x64.npz", x64=True)
+            kernels = {b: np.load(f"{tmp}/{workload}_{b}.npz") for b in (*BACKENDS, "x64")}
+            accuracy = {
+                f"{b}_vs_float64": {g: _max_rel_diff(kernels[b][g], kernels["x64"][g]) for g in ("nngp", "ntk")}
+                for b in BACKENDS
+            }
+            accuracy["dl_theory_vs_neural_tangents"] = {
+                g: _max_rel_diff(kernels["dl_theory"][g], kernels["neural_tangents"][g]) for g in ("nngp", "ntk")
             }
             ratios = {
                 k: runs["dl_theory"][k] / runs["neural_tangents"][k]
@@ -156,9 +161,9 @@ def main(argv: list[str] | None = None) -> dict:
                 "size": size,
                 "runs": runs,
                 "ratio_dl_theory_over_nt": ratios,
-                "max_rel_diff": agreement,
+                "max_rel_diff": accuracy,
             }
-            _print_row(workload, size, runs, ratios, agreement)
+            _print_row(workload, size, runs, ratios, accuracy)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     path = RESULTS.with_name(f"nt_kernels{'_quick' if args.quick else ''}.json")
     path.write_text(json.dumps(report, indent=2))
@@ -166,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
     return report
 
 
-def _print_row(workload: str, size: dict, runs: dict, ratios: dict, agreement: dict) -> None:
+def _print_row(workload: str, size: dict, runs: dict, ratios: dict, accuracy: dict) -> None:
     d, n = runs["dl_theory"], runs["neural_tangents"]
     print(
         f"{workload} {size}  (float32, {d['device']}; dl_theory jax {d['jax_version']}, "
@@ -179,7 +184,8 @@ def _print_row(workload: str, size: dict, runs: dict, ratios: dict, agreement: d
         ("workload_peak_mb", "workload peak RSS", "MB"),
     ):
         print(f"  {label:22s}{d[key]:11.3f}{unit:1s}{n[key]:17.3f}{unit:1s}{ratios[key]:9.2f}")
-    print(f"  max relative difference: nngp {agreement['nngp']:.1e}, ntk {agreement['ntk']:.1e}")
+    for name, diff in accuracy.items():
+        print(f"  max rel. diff {name:30s} nngp {diff['nngp']:.1e}, ntk {diff['ntk']:.1e}")
 
 
 if __name__ == "__main__":
