@@ -118,9 +118,14 @@ def inputs_to_kernel(
     x1 = _to_float(x1, "x1")
     if x1.ndim < 2:
         raise ValueError(f"Inputs need a batch and a channel axis (ndim >= 2), got `x1.shape == {x1.shape}`.")
+    if not all(-x1.ndim <= a < x1.ndim for a in (batch_axis, channel_axis)) or (
+        batch_axis % x1.ndim == channel_axis % x1.ndim
+    ):
+        raise ValueError(
+            f"Wrong input rank: `x1.shape == {x1.shape}` has no distinct batch axis {batch_axis} and channel axis "
+            f"{channel_axis} (the axes the network's first layer expects)."
+        )
     b, c = batch_axis % x1.ndim, channel_axis % x1.ndim
-    if b == c:
-        raise ValueError(f"`batch_axis` and `channel_axis` must differ, got {batch_axis} and {channel_axis}.")
     canon = lambda x: jnp.moveaxis(x, (b, c), (0, x.ndim - 1))
     x1c = canon(x1)
     if x2 is None:
@@ -173,8 +178,10 @@ def canonicalize_get(get: Any) -> str | tuple[str, ...] | None:
 
 
 def _select(k: Any, get: str | tuple[str, ...] | None) -> Any:
+    if isinstance(k, (list, tuple)) and isinstance(get, tuple):
+        return _analytic_kernel_type(get)(*(type(k)(getattr(ki, n) for ki in k) for n in get))
     if isinstance(k, (list, tuple)):
-        return [_select(ki, get) for ki in k]
+        return type(k)(_select(ki, get) for ki in k)
     if get is None:
         return k
     if isinstance(get, str):
