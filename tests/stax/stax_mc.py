@@ -57,7 +57,7 @@ def mc_kernels(init_fn, apply_fn, x1, x2, key, n_samples, ntk=False, rng_apply=F
             out["ntk"] = jnp.einsum("ipcz,jqcz->ijpq", j1, j2) / f1.shape[-1]
         return out
 
-    draws = jax.lax.map(one, jax.random.split(key, n_samples))
+    draws = jax.jit(jax.vmap(one))(jax.random.split(key, n_samples))
     return {n: (np.mean(v, 0), np.std(v, 0, ddof=1) / np.sqrt(n_samples)) for n, v in draws.items()}
 
 
