@@ -193,6 +193,9 @@ def plot(result: Result):
     ax3.axhline(inf["nngp_accuracy"], color="#b04020", ls="-.", label="NNGP posterior")
     ax3.set(xscale="log", xlabel="width m", ylabel="test accuracy")
     ax3.legend(fontsize=7)
+    for ax in (ax2, ax3):
+        ax.minorticks_off()
+        ax.set_xticks(d["widths"], [str(int(w)) for w in d["widths"]])
     return fig
 
 
