@@ -4,6 +4,7 @@ Explicit re-exports only; each layer lives in a small module of its own.
 """
 
 from dl_theory.stax.aggregate import Aggregate
+from dl_theory.stax.attention import GlobalSelfAttention
 from dl_theory.stax.branching import FanInConcat, FanInProd, FanInSum, FanOut
 from dl_theory.stax.combinators import parallel, repeat, serial
 from dl_theory.stax.conv import Conv
@@ -40,6 +41,7 @@ from dl_theory.stax.spatial import Padding
 
 __all__ = [
     "Aggregate",
+    "GlobalSelfAttention",
     "Dropout",
     "LayerNorm",
     "AvgPool",
