@@ -49,9 +49,19 @@ def angle(q12: ArrayLike, q11: ArrayLike, q22: ArrayLike) -> tuple[jax.Array, ja
 
     Returns ``(theta, r)`` with :math:`\theta = \operatorname{arctan2}(r, q_{12})`, and :math:`\theta = \pi/2`
     where ``r == q12 == 0`` (one input has zero variance, so the pair is uncorrelated).
+
+    The determinant is evaluated as :math:`q_{11}q_{22} - q_{12}^2 = l\,(h - a) + a\,(l - a)` with
+    :math:`a = |q_{12}|`, :math:`l = \min(q_{11}, q_{22})`, :math:`h = \max(q_{11}, q_{22})`. Both differences are
+    exact near :math:`|\rho| = 1` (Sterbenz), so the determinant keeps its relative accuracy where the textbook
+    :math:`q_{11}q_{22} - q_{12}^2` cancels catastrophically, and it is exactly ``0`` when ``|q12| == q11 ==
+    q22`` however the compiler contracts the products into FMAs. A self-correlation (same point, same
+    position: see :func:`~dl_theory.stax.kernel.dual_inputs`) therefore has :math:`\theta = 0` exactly, where
+    an error of one ulp would give :math:`\theta \approx \sqrt{2\epsilon}`. Rounding can make the determinant
+    slightly negative (:math:`|\rho| > 1`); it is clipped to ``0``.
     """
     q12 = jnp.asarray(q12)
-    r = safe_sqrt(q11 * q22 - q12**2)
+    a, lo, hi = jnp.abs(q12), jnp.minimum(q11, q22), jnp.maximum(q11, q22)
+    r = safe_sqrt(lo * (hi - a) + a * (lo - a))
     degenerate = (r == 0) & (q12 == 0)
     theta = jnp.arctan2(r, jnp.where(degenerate, 1.0, q12))
     return jnp.where(degenerate, jnp.pi / 2, theta), r

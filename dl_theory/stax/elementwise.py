@@ -22,7 +22,7 @@ from jax.typing import ArrayLike
 
 from dl_theory.stax import dual_activations as duals
 from dl_theory.stax.dual_activations import DualFn
-from dl_theory.stax.kernel import Kernel, variances
+from dl_theory.stax.kernel import Kernel, dual_inputs
 from dl_theory.stax.layer import SAME, layer, with_rule
 
 __all__ = [
@@ -42,7 +42,8 @@ def elementwise_triple(
     r"""``(init_fn, apply_fn, kfn)`` of a parameter-free elementwise layer with dual map ``dual``.
 
     ``kfn`` maps ``nngp -> T(nngp; q11, q22)``, ``ntk -> T'(nngp; q11, q22) * ntk`` and each own covariance
-    ``cov -> T(cov; q, q')`` with the variances of its two arguments (:func:`~dl_theory.stax.kernel.variances`).
+    ``cov -> T(cov; q, q')`` with the variances of its two arguments, self-correlations exactly 1
+    (:func:`~dl_theory.stax.kernel.dual_inputs`).
     When ``cov1`` holds only variances (``diagonal_batch`` and ``diagonal_spatial``) the map is
     :math:`T(q; q, q) = \mathbb E\phi(u)^2`, or ``diag(q)`` when given (a cheaper rule for the same value).
 
@@ -59,12 +60,12 @@ def elementwise_triple(
             raise NotImplementedError(f"`{name}` was built without `fn`; it has no finite-width apply_fn.")
         return fn(jnp.asarray(inputs))
 
-    def own_cov(cov: jax.Array | None, var: tuple[jax.Array, jax.Array] | None, k: Kernel) -> jax.Array | None:
-        if cov is None:
+    def own_cov(args: tuple[jax.Array, jax.Array, jax.Array] | None, k: Kernel) -> jax.Array | None:
+        if args is None:
             return None
         if diag is not None and k.diagonal_batch and k.diagonal_spatial:
-            return diag(cov)
-        return dual(cov, *var)[0]
+            return diag(args[0])
+        return dual(*args)[0]
 
     def kfn(k: Kernel, **kwargs: Any) -> Kernel:
         if dual is None:
@@ -76,13 +77,13 @@ def elementwise_triple(
                 f"The input to `{name}` must be Gaussian: put an affine layer with random weights (e.g. Dense, "
                 "Conv) before the nonlinearity."
             )
-        var = variances(k)
-        nngp, t_dot = dual(k.nngp, *var.nngp)
+        args = dual_inputs(k)
+        nngp, t_dot = dual(*args.nngp)
         return k.replace(
             nngp=nngp,
             ntk=None if k.ntk is None else t_dot * k.ntk,
-            cov1=own_cov(k.cov1, var.cov1, k),
-            cov2=own_cov(k.cov2, var.cov2, k),
+            cov1=own_cov(args.cov1, k),
+            cov2=own_cov(args.cov2, k),
             is_gaussian=False,
         )
 

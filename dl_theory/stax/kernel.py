@@ -52,9 +52,12 @@ import jax.numpy as jnp
 
 __all__ = [
     "Kernel",
+    "DualInputs",
     "Variances",
     "broadcast_pair",
+    "dual_inputs",
     "diagonal_of",
+    "self_pairs",
     "variances",
     "zip_axes",
     "unzip_axes",
@@ -205,3 +208,54 @@ def variances(k: Kernel) -> Variances:
         nngp=broadcast_pair(v1, v2, True, k.diagonal_spatial),
         cov2=None if k.cov2 is None else broadcast_pair(v2, v2, two, k.diagonal_spatial),
     )
+
+
+def self_pairs(k: Kernel) -> jax.Array:
+    """Boolean mask, broadcastable to ``k.nngp``: the entries that pair a point and position with themselves.
+
+    True at ``nngp[i, i, x, x, y, y]`` (``nngp[i, i, x, y]`` with ``diagonal_spatial``) when ``k.x1_is_x2``,
+    false everywhere else (and everywhere when the two batch sizes differ).
+    """
+    n1, n2 = k.nngp.shape[:2]
+    if n1 != n2:
+        return jnp.zeros((), bool)
+    mask = jnp.eye(n1, dtype=bool)
+    if k.diagonal_spatial:
+        mask = mask.reshape(mask.shape + (1,) * (k.nngp.ndim - 2))
+    else:
+        for n in k.nngp.shape[2::2]:
+            mask = mask[..., None, None] & jnp.eye(n, dtype=bool).reshape((1,) * mask.ndim + (n, n))
+    return mask & k.x1_is_x2
+
+
+class DualInputs(NamedTuple):
+    """The arguments ``(q12, q11, q22)`` of a dual activation for each covariance of a :class:`Kernel`.
+
+    ``q12`` is the covariance itself and ``q11``/``q22`` the variances of its two arguments (as in
+    :class:`Variances`); ``cov2`` is ``None`` when ``Kernel.cov2`` is.
+    """
+
+    nngp: tuple[jax.Array, jax.Array, jax.Array]
+    cov1: tuple[jax.Array, jax.Array, jax.Array]
+    cov2: tuple[jax.Array, jax.Array, jax.Array] | None
+
+
+def dual_inputs(k: Kernel) -> DualInputs:
+    r"""What a nonlinearity maps: each covariance with its variances, self-correlations made exactly 1.
+
+    A self-correlation pairs a point and position with itself, so :math:`q_{12} = q_{11} = q_{22}` holds
+    mathematically. In ``cov1``/``cov2`` it holds bitwise, since the variances are read off their diagonals.
+    On the diagonal of ``nngp`` when ``x1_is_x2`` (:func:`self_pairs`) it need not: ``nngp`` and ``cov1`` are
+    computed by different reductions and fusions, and a one-ulp gap gives the arc-cosine angle
+    :math:`\theta \approx \sqrt{2\epsilon}` instead of 0 (:math:`\sim 3\cdot 10^{-4}` in float32), which
+    :math:`\dot T` of ReLU (:math:`\tfrac12 - \theta/2\pi`) and ``Sign`` feel at first order. Those entries
+    are therefore set to ``q12 = q11 = q22 =`` the variance from ``cov1``, for which
+    :func:`~dl_theory.stax.dual_activations.angle` returns exactly :math:`\theta = 0`.
+    """
+    var = variances(k)
+    q11, q22 = var.nngp
+    mask = self_pairs(k)
+    q12 = jnp.where(mask, q11, k.nngp)
+    q22 = jnp.where(mask, q11, q22)
+    pair = lambda cov, v: None if cov is None else (cov, *v)
+    return DualInputs(nngp=(q12, q11, q22), cov1=pair(k.cov1, var.cov1), cov2=pair(k.cov2, var.cov2))
