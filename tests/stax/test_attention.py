@@ -37,8 +37,18 @@ def _direct(params, x_NxPxC, linear_scaling, qk_std, ov_std, b_std):
 def test_identity_mechanism_matches_direct_computation(linear_scaling, x64):
     x = np.moveaxis(X1, -1, 1)  # (N, C, X, Y): channel_axis=1
     init_fn, apply_fn, _ = stax.GlobalSelfAttention(
-        7, 4, 3, 2, linear_scaling, W_key_std=1.3, W_query_std=0.6, W_value_std=0.8, W_out_std=1.1, b_std=0.4,
-        attention_mechanism="IDENTITY", channel_axis=1,
+        7,
+        4,
+        3,
+        2,
+        linear_scaling,
+        W_key_std=1.3,
+        W_query_std=0.6,
+        W_value_std=0.8,
+        W_out_std=1.1,
+        b_std=0.4,
+        attention_mechanism="IDENTITY",
+        channel_axis=1,
     )
     out_shape, params = init_fn(jax.random.key(1), x.shape)
     assert out_shape == (2, 7, 3, 2)
@@ -118,7 +128,14 @@ def _mc_draws(init_fn, apply_fn, x1, x2, key, n_samples):
 def test_sqrt_scaling_identity_kernels_match_monte_carlo(x64):
     x1, x2 = X1[:, :2, :, :3], X2[:2, :2, :, :3]  # (N, 2, 2, 3)
     init_fn, apply_fn, kernel_fn = stax.GlobalSelfAttention(
-        8, 16, 4, 8, linear_scaling=False, attention_mechanism="IDENTITY", W_key_std=1.2, W_value_std=0.9,
+        8,
+        16,
+        4,
+        8,
+        linear_scaling=False,
+        attention_mechanism="IDENTITY",
+        W_key_std=1.2,
+        W_value_std=0.9,
         b_std=0.5,
     )
     # 400 draws: standard errors about 5% (NNGP) and 2% (NTK) of the largest entry.
