@@ -7,8 +7,8 @@ split over a 1-D :class:`jax.sharding.Mesh` of devices by :func:`jax.shard_map` 
 ``batch_size x batch_size`` tile against the replicated column block), the tiles are computed one after the
 other by one compiled function, and the result is reassembled. Tiling is exact for kernels that act
 independently on each pair of inputs (every ``stax`` kernel without batch-coupling layers, every empirical
-kernel), so results agree with the untiled ``kernel_fn`` and across device counts up to float round-off. One caveat: with
-``x2=None`` a tile does not know that its rows and columns are the same points, so arc-cosine kernels (ReLU family,
+kernel), so results agree with the untiled ``kernel_fn`` and across device counts up to float round-off. One caveat:
+with ``x2=None`` a tile does not know that its rows and columns are the same points, so arc-cosine kernels (ReLU family,
 ``Sign``) see a self-correlation of 1 - O(eps) instead of exactly 1 on the diagonal; their diagonal entries then
 differ from the untiled ones by O(sqrt(eps)) relative (about 1e-4 in float32, 1e-8 in float64).
 
