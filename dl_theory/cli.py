@@ -7,7 +7,12 @@ one-line error and exit status 2; a run whose claims fail exits with status 1 an
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import hashlib
 import importlib
+import json
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -15,6 +20,7 @@ from pathlib import Path
 
 from dl_theory import experiment as registry_lib
 from dl_theory import results
+from dl_theory.experiment import _plain
 from dl_theory.progress import progress
 from dl_theory.training import checkpointing
 
@@ -90,8 +96,16 @@ def _failed(record: dict) -> list[str]:
 
 
 def _run_one(exp: registry_lib.Experiment, cfg: object, out: Path, quick: bool, resume: bool) -> dict:
-    with checkpointing(out / ".checkpoints" / exp.id, resume=resume):
+    """Runs one experiment with its training runs checkpointed under ``<out>/.checkpoints/<id>/<config hash>/``;
+    the checkpoints are removed once the result files are written (they exist only for ``--resume``)."""
+    config_json = json.dumps(_plain(dataclasses.asdict(cfg)), sort_keys=True)
+    folder = out / ".checkpoints" / exp.id / hashlib.sha256(config_json.encode()).hexdigest()[:12]
+    with checkpointing(folder, resume=resume):
         record = results.run_experiment(exp, cfg, out, preset="quick" if quick else "full")
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in (folder.parent, folder.parent.parent):  # .checkpoints/<id> and .checkpoints, if now empty
+        with contextlib.suppress(OSError):
+            parent.rmdir()
     _print_claims(record)
     return record
 

@@ -42,14 +42,30 @@ class NonFiniteLossError(FloatingPointError):
         self.step, self.loss, self.state = step, loss, state
 
 
-_CHECKPOINTS: contextvars.ContextVar[tuple[Path, bool] | None] = contextvars.ContextVar("checkpoints", default=None)
+class _Checkpoints:
+    """The enclosing :func:`checkpointing` block: its folder, resume flag, and a count of ``train`` calls."""
+
+    def __init__(self, directory: Path, resume: bool):
+        self.directory, self.resume, self.calls = Path(directory), resume, 0
+
+    def next_name(self, desc: str) -> str:
+        self.calls += 1
+        return f"{self.calls - 1:03d}-" + "".join(c if c.isalnum() else "_" for c in desc)
+
+
+_CHECKPOINTS: contextvars.ContextVar[_Checkpoints | None] = contextvars.ContextVar("checkpoints", default=None)
 
 
 @contextlib.contextmanager
 def checkpointing(directory: Path, resume: bool = False) -> Iterator[None]:
-    """Within the block, ``train(..., checkpoint=name)`` saves to (and, if ``resume``, resumes from)
-    ``directory/name.npz``. The CLI wraps each experiment in this."""
-    token = _CHECKPOINTS.set((Path(directory), resume))
+    """Checkpoints every :func:`train` call in the block to ``directory`` (and, if ``resume``, resumes from there).
+
+    A call with ``checkpoint=name`` uses ``directory/name.npz``; a call without a name uses its position in the
+    block (``000-<desc>.npz``, ``001-<desc>.npz``, ...), which identifies it when the same deterministic code is
+    run again. A resumed call that had finished returns its saved result without training. The CLI wraps each
+    experiment in this, in a folder keyed by the experiment's config.
+    """
+    token = _CHECKPOINTS.set(_Checkpoints(directory, resume))
     try:
         yield
     finally:
@@ -141,7 +157,7 @@ def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformati
         into the history under their names, with the steps in ``history['log_step']``.
       checkpoint: a name; with a checkpoint folder (``checkpoint_dir`` or the enclosing :func:`checkpointing`),
         the state is saved to ``<folder>/<name>.npz`` every ``checkpoint_every`` steps (default: every chunk),
-        on interrupt, and at the end.
+        on interrupt, and at the end. Inside :func:`checkpointing` an unnamed call is named by its position.
       checkpoint_dir: folder for checkpoints (overrides the enclosing :func:`checkpointing`).
       resume: continue from an existing checkpoint (default: the enclosing :func:`checkpointing`'s flag).
       desc: progress-bar label.
@@ -158,7 +174,7 @@ def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformati
     if batch_size is not None and key is None:
         raise ValueError("key is required for minibatch training (batch_size is set)")
     key = jax.random.key(0) if key is None else key
-    path, resume = _checkpoint_path(checkpoint, checkpoint_dir, resume)
+    path, resume = _checkpoint_path(checkpoint, checkpoint_dir, resume, desc)
     every = checkpoint_every or log_every
 
     state = TrainState(params, optimizer.init(params))
@@ -202,12 +218,15 @@ def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformati
     return state.params, {k: np.asarray(v) for k, v in history.items()}
 
 
-def _checkpoint_path(name: str | None, directory: Path | None, resume: bool | None) -> tuple[Path | None, bool]:
+def _checkpoint_path(name: str | None, directory: Path | None, resume: bool | None,
+                     desc: str) -> tuple[Path | None, bool]:
     context = _CHECKPOINTS.get()
-    if name is None or (directory is None and context is None):
+    if directory is None and context is None:
         return None, bool(resume)
-    folder = Path(directory) if directory is not None else context[0]
-    return folder / f"{name}.npz", bool(context[1] if resume is None and context else resume)
+    if directory is None:
+        name = context.next_name(desc) if name is None else name
+        return context.directory / f"{name}.npz", context.resume if resume is None else resume
+    return (None if name is None else Path(directory) / f"{name}.npz"), bool(resume)
 
 
 def _guard(losses: np.ndarray, start: int, previous: list[float], state: TrainState) -> None:

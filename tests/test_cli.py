@@ -240,3 +240,49 @@ def test_console_script(tmp_path):
     assert "Traceback" not in unknown.stderr
     assert unknown.stderr.strip().splitlines() == [
         "dl-theory: error: unknown experiment 'perceptron-novikof'; did you mean 'perceptron-novikoff'?"]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> "TrainingConfig":
+        return cls()
+
+
+_INTERRUPT_AT_STEP_20 = [False]  # a Ctrl-C that arrives once, at step 20
+
+
+def _training_run(cfg: TrainingConfig) -> Result:
+    import jax.numpy as jnp
+    import optax
+
+    from dl_theory.training import train
+
+    def ctrl_c(step, params):
+        if step == 20 and _INTERRUPT_AT_STEP_20[0]:
+            _INTERRUPT_AT_STEP_20[0] = False
+            raise KeyboardInterrupt
+
+    x = jnp.linspace(-1.0, 1.0, 8)
+    w, _ = train(lambda w, b: jnp.mean((w * b[0] - b[1]) ** 2), jnp.zeros(()), optax.sgd(0.1), (x, 3 * x),
+                 n_steps=40, log_every=5, callback=ctrl_c, desc="fit")
+    return Result([Claim.close("slope", "fitted slope", 3.0, float(w), atol=0.5)], {"w": float(w)}, {"xs": [0]})
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(monkeypatch, tmp_path):
+    experiment = Experiment(id="training-experiment", description="trains", config=TrainingConfig,
+                            run=_training_run, plot=_plot)
+    monkeypatch.setattr(experiment_lib, "registry", lambda: {experiment.id: experiment})
+    reference, out = tmp_path / "reference", tmp_path / "interrupted"
+    assert cli.main(["run", experiment.id, "--out", str(reference)]) == 0
+    _INTERRUPT_AT_STEP_20[0] = True
+    assert cli.main(["run", experiment.id, "--out", str(out)]) == 130
+    assert not (out / "training-experiment.json").exists()
+    (checkpoint,) = (out / ".checkpoints").rglob("*.npz")
+    assert checkpoint.name == "000-fit.npz"
+    assert cli.main(["run", experiment.id, "--out", str(out), "--resume"]) == 0
+    resumed = json.loads((out / "training-experiment.json").read_text())["metrics"]["w"]
+    assert resumed == json.loads((reference / "training-experiment.json").read_text())["metrics"]["w"]
+    assert not (out / ".checkpoints").exists(), "checkpoints are removed once the results are written"

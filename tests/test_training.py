@@ -193,3 +193,26 @@ def test_bad_input(data, kwargs, message):
     kwargs = {"n_steps": 3, **kwargs}
     with pytest.raises(ValueError, match=message):
         train(lambda p, b: jnp.sum(p), jnp.zeros(()), optax.sgd(0.1), data, **kwargs)
+
+
+def test_unnamed_calls_are_checkpointed_by_position_and_finished_ones_are_not_retrained(tmp_path):
+    params, data = _mlp_problem()
+    calls = []
+
+    def counting_callback(step, p):
+        calls.append(step)
+        return _norm_callback(step, p)
+
+    def two_runs():
+        return [train(_mlp_loss, params, optax.sgd(lr), data, n_steps=N_STEPS, log_every=LOG_EVERY,
+                      callback=counting_callback, desc=f"lr {lr}") for lr in (0.05, 0.1)]
+
+    with checkpointing(tmp_path):
+        first = two_runs()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["000-lr_0_05.npz", "001-lr_0_1.npz"]
+    calls.clear()
+    with checkpointing(tmp_path, resume=True):
+        again = two_runs()
+    assert calls == []  # both runs had finished: their saved results come back without training
+    for a, b in zip(first, again, strict=True):
+        _assert_same_run(a, b)
