@@ -5,7 +5,7 @@
 analysis modules (``hessian``, ``convergence``, ``pac_bayes``) and the experiment framework.
 """
 
-from dl_theory import convergence, hessian, optim, pac_bayes, predict, spectral
+from dl_theory import convergence, hessian, optim, pac_bayes, predict, spectral, stax
 from dl_theory.batching import batch
 from dl_theory.empirical import (
     DEFAULT_NTK_IMPLEMENTATION,
@@ -34,5 +34,6 @@ __all__: list[str] = [
     "pac_bayes",
     "predict",
     "spectral",
+    "stax",
     "taylor_expand",
 ]
