@@ -80,20 +80,31 @@ def _sum_init(name: str) -> Callable:
     return init_fn
 
 
+def _check_same_shape_inputs(inputs: Sequence[jax.Array], name: str) -> None:
+    """A list of input arrays of one shape, as elementwise ``FanIn*`` layers need."""
+    _check_list(inputs, name, "arrays")
+    _check_same_shapes([x.shape for x in inputs], name)
+
+
+def _same_shape_kernels(ks: Sequence[Kernel], name: str) -> list[Kernel]:
+    """The branches' kernels with full NTKs, checked to share layout and shapes (elementwise ``FanIn*``)."""
+    _check_layouts(ks, name)
+    ks = _full_ntks(ks)
+    _check_same_shapes([k.shape1 for k in ks], name)
+    _check_same_shapes([k.shape2 for k in ks], name)
+    return ks
+
+
 @layer
 def FanInSum() -> tuple[Callable, Callable, Callable]:
     """Sum of the branches; the kernels add (independent zero-mean Gaussian branches)."""
 
     def apply_fn(params: tuple, inputs: Sequence[jax.Array], **kwargs: Any) -> jax.Array:
-        _check_list(inputs, "FanInSum", "arrays")
-        _check_same_shapes([x.shape for x in inputs], "FanInSum")
+        _check_same_shape_inputs(inputs, "FanInSum")
         return functools.reduce(jnp.add, inputs)
 
     def kfn(ks: Sequence[Kernel], **kwargs: Any) -> Kernel:
-        _check_layouts(ks, "FanInSum")
-        ks = _full_ntks(ks)
-        _check_same_shapes([k.shape1 for k in ks], "FanInSum")
-        _check_same_shapes([k.shape2 for k in ks], "FanInSum")
+        ks = _same_shape_kernels(ks, "FanInSum")
         if len(ks) > 1 and not all(k.is_gaussian for k in ks):
             raise NotImplementedError(
                 "FanInSum needs every branch to be zero-mean Gaussian (end each branch with an affine layer such "
@@ -116,15 +127,11 @@ def FanInProd() -> tuple[Callable, Callable, Callable]:
     """Elementwise product of the branches; kernels multiply, NTKs follow the product rule."""
 
     def apply_fn(params: tuple, inputs: Sequence[jax.Array], **kwargs: Any) -> jax.Array:
-        _check_list(inputs, "FanInProd", "arrays")
-        _check_same_shapes([x.shape for x in inputs], "FanInProd")
+        _check_same_shape_inputs(inputs, "FanInProd")
         return functools.reduce(jnp.multiply, inputs)
 
     def kfn(ks: Sequence[Kernel], **kwargs: Any) -> Kernel:
-        _check_layouts(ks, "FanInProd")
-        ks = _full_ntks(ks)
-        _check_same_shapes([k.shape1 for k in ks], "FanInProd")
-        _check_same_shapes([k.shape2 for k in ks], "FanInProd")
+        ks = _same_shape_kernels(ks, "FanInProd")
         mul = lambda mats: None if mats[0] is None else functools.reduce(jnp.multiply, mats)
         nngp, ntk = ks[0].nngp, ks[0].ntk
         for k in ks[1:]:
