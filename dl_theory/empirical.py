@@ -18,10 +18,13 @@ NTK implementations (Novak et al., 2022, "Fast Finite Width Neural Tangent Kerne
 * ``NTK_VECTOR_PRODUCTS`` (2): never forms :math:`J`. Column :math:`j` of :math:`\Theta` is
   :math:`J(x_1)\,(J(x_2)^\top e_j)`: one VJP through :math:`f(x_2)` and one JVP through :math:`f(x_1)` per output
   coordinate of :math:`f(x_2)`. With ``vmap_axes`` the VJP runs on the single example that owns :math:`e_j`.
-* ``AUTO`` (0): both are lowered with ``jax.jit(...).lower(...)`` on abstract shapes and the one with fewer XLA
+* ``STRUCTURED_DERIVATIVES`` (3): Jacobian contraction in which every weight used once in a matrix product
+  (dense layers) contributes :math:`\sum g^{(1)} g^{(2)\top} \odot a^{(1)} a^{(2)\top}` from the layer's input
+  :math:`a` and output cotangent :math:`g`, never its Jacobian (:mod:`dl_theory.empirical_structured`; the dense
+  rule of Novak et al., 2022, §4). Convolutions and other uses are differentiated as in 1.
+* ``AUTO`` (0): all three are lowered with ``jax.jit(...).lower(...)`` on abstract shapes and the one with fewer XLA
   flops (``Lowered.cost_analysis()['flops']``, ties to 1) is used; the choice is cached per argument shapes.
-  If XLA reports no cost, ``JACOBIAN_CONTRACTION`` is used.
-* ``STRUCTURED_DERIVATIVES`` (3) needs a custom interpreter over JAX internals and is not provided (raises).
+  If XLA reports no cost for one of them, ``JACOBIAN_CONTRACTION`` is used.
 """
 
 import enum
@@ -59,6 +62,8 @@ class NtkImplementation(enum.IntEnum):
 
 
 DEFAULT_NTK_IMPLEMENTATION = NtkImplementation.JACOBIAN_CONTRACTION
+_CONCRETE = (NtkImplementation.JACOBIAN_CONTRACTION, NtkImplementation.NTK_VECTOR_PRODUCTS,
+             NtkImplementation.STRUCTURED_DERIVATIVES)
 
 
 def empirical_nngp_fn(f: ApplyFn, trace_axes: Axes = (-1,), diagonal_axes: Axes = ()) -> KernelFn:
@@ -105,14 +110,16 @@ def empirical_ntk_fn(
         implementation: an :class:`NtkImplementation` (or its int value); see the module docstring.
 
     Raises:
-        NotImplementedError: ``implementation=3`` (structured derivatives).
         ValueError: unknown implementation; at call time, bad axes, mismatched inputs, or params that do not fit.
     """
     impl = _canonical_implementation(implementation)
     if impl == NtkImplementation.AUTO:
         return _auto_ntk_fn(f, trace_axes, diagonal_axes, vmap_axes)
-    kernel = (impl_.jacobian_contraction if impl == NtkImplementation.JACOBIAN_CONTRACTION
-              else impl_.ntk_vector_products)
+    kernel = {
+        NtkImplementation.JACOBIAN_CONTRACTION: impl_.jacobian_contraction,
+        NtkImplementation.NTK_VECTOR_PRODUCTS: impl_.ntk_vector_products,
+        NtkImplementation.STRUCTURED_DERIVATIVES: impl_.structured_derivatives,
+    }[impl]
 
     def ntk_fn(x1: PyTree, x2: PyTree | None, params: PyTree, **apply_fn_kwargs: Any) -> PyTree:
         problem = impl_.Problem(f, x1, x2, params, apply_fn_kwargs, trace_axes, diagonal_axes, vmap_axes)
@@ -182,13 +189,13 @@ def ntk_cost_estimates(
     f: ApplyFn, x1: PyTree, x2: PyTree | None, params: PyTree, trace_axes: Axes = (-1,),
     diagonal_axes: Axes = (), vmap_axes: Any = None, **apply_fn_kwargs: Any,
 ) -> dict[NtkImplementation, float]:
-    """XLA flop estimates (``jax.jit(ntk_fn).lower(...).cost_analysis()``) of implementations 1 and 2.
+    """XLA flop estimates (``jax.jit(ntk_fn).lower(...).cost_analysis()``) of implementations 1, 2 and 3.
 
     Arrays are replaced by ``jax.ShapeDtypeStruct`` so nothing is executed; values are ``nan`` where XLA reports
     no cost.
     """
     out = {}
-    for impl in (NtkImplementation.JACOBIAN_CONTRACTION, NtkImplementation.NTK_VECTOR_PRODUCTS):
+    for impl in _CONCRETE:
         ntk_fn = empirical_ntk_fn(f, trace_axes, diagonal_axes, vmap_axes, impl)
         out[impl] = _lowered_flops(ntk_fn, (x1, x2, params), apply_fn_kwargs)
     return out
@@ -200,17 +207,11 @@ def _canonical_implementation(implementation: NtkImplementation | int) -> NtkImp
     except ValueError as err:
         raise ValueError(f"`implementation` must be one of {[int(i) for i in NtkImplementation]} "
                          f"(NtkImplementation), got {implementation!r}.") from err
-    if impl == NtkImplementation.STRUCTURED_DERIVATIVES:
-        raise NotImplementedError(
-            "implementation=STRUCTURED_DERIVATIVES (3) needs a custom interpreter over JAX internals, which "
-            "dl_theory does not use; pass JACOBIAN_CONTRACTION (1), NTK_VECTOR_PRODUCTS (2) or AUTO (0)."
-        )
     return impl
 
 
 def _auto_ntk_fn(f: ApplyFn, trace_axes: Axes, diagonal_axes: Axes, vmap_axes: Any) -> KernelFn:
-    fns = {i: empirical_ntk_fn(f, trace_axes, diagonal_axes, vmap_axes, i)
-           for i in (NtkImplementation.JACOBIAN_CONTRACTION, NtkImplementation.NTK_VECTOR_PRODUCTS)}
+    fns = {i: empirical_ntk_fn(f, trace_axes, diagonal_axes, vmap_axes, i) for i in _CONCRETE}
     choice: dict[str, NtkImplementation] = {}
 
     def ntk_fn(x1: PyTree, x2: PyTree | None, params: PyTree, **apply_fn_kwargs: Any) -> PyTree:

@@ -2,11 +2,13 @@ r"""The two empirical-NTK implementations behind :func:`dl_theory.empirical.empi
 
 * :func:`jacobian_contraction`: :math:`\Theta = \sum_\ell J_\ell(x_1) J_\ell(x_2)^\top` from Jacobians taken in
   reverse mode (per example under ``vmap_axes``), contracted per parameter leaf as GEMMs.
+* :func:`structured_derivatives`: as Jacobian contraction, but weights used once in a matrix product contribute
+  through the factored form of :mod:`dl_theory.empirical_structured` instead of their Jacobians.
 * :func:`ntk_vector_products`: column :math:`j` of :math:`\Theta` is :math:`J(x_1)(J(x_2)^\top e_j)`, one VJP and
   one JVP per output coordinate of :math:`f(x_2)`, never forming :math:`J` (Novak et al., 2022, "Fast Finite
   Width Neural Tangent Kernel", ICML).
 
-Both take a validated :class:`Problem` and return one kernel per output leaf.
+All take a validated :class:`Problem` and return one kernel per output leaf.
 """
 
 import functools
@@ -18,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from dl_theory import empirical_args as args_
+from dl_theory import empirical_structured as structured_
 from dl_theory import kernel_axes
 from dl_theory.types import ApplyFn, PyTree
 
@@ -59,9 +62,11 @@ def _apply(f: ApplyFn, x: PyTree, kwargs: dict, params: PyTree) -> PyTree:
     return f(params, x, **kwargs)
 
 
-def _jacobian(fn: Callable[[PyTree], PyTree], params: PyTree, out_size: int, n_params: int) -> PyTree:
+def _jacobian(
+    fn: Callable[[PyTree], PyTree], params: PyTree, out_size: int, n_params: int, has_aux: bool = False
+) -> PyTree:
     """Reverse mode unless the network has fewer parameters than outputs."""
-    return (jax.jacfwd if n_params < out_size else jax.jacrev)(fn)(params)
+    return (jax.jacfwd if n_params < out_size else jax.jacrev)(fn, has_aux=has_aux)(params)
 
 
 def _jacobians(pb: Problem, params: PyTree, side: int) -> PyTree:
@@ -122,4 +127,36 @@ def ntk_vector_products(pb: Problem, params: PyTree) -> PyTree:
         nd = len(s1)
         k12 = k21.transpose(tuple(range(nd, 2 * nd)) + tuple(range(nd)))
         kernels.append(kernel_axes.trace_and_diagonal(k12, nd, trace, diag))
+    return pb.out_tree.unflatten(kernels)
+
+
+def _factors(pb: Problem, params: PyTree, side: int) -> tuple[structured_.Factors, tuple]:
+    """One side's structured factors, per example under ``vmap_axes`` (example axis moved to the outputs')."""
+    if pb.vm is None:
+        return structured_.factors(pb.full_fns[side], params, _jacobian)
+    found: list = []
+
+    def one(x_i: PyTree, *kw_i: Any) -> structured_.Factors:
+        out, products = structured_.factors(lambda p: pb.g(p, x_i, *kw_i), params, _jacobian)
+        found.append(products)  # static, recorded while tracing
+        return out
+
+    x, kw = pb.inputs[side]
+    stacked = jax.vmap(one, in_axes=(pb.vm.x, *pb.kw_in_axes))(x, *kw)
+    move = [lambda a, k=k: jnp.moveaxis(a, 0, pb.fx_axes[k]) for k in range(len(stacked.jacobians))]
+    return structured_.Factors(
+        [jax.tree.map(move[k], j) for k, j in enumerate(stacked.jacobians)],
+        [jax.tree.map(move[k], g) for k, g in enumerate(stacked.cotangents)],
+        stacked.inputs,
+    ), found[0]
+
+
+def structured_derivatives(pb: Problem, params: PyTree) -> PyTree:
+    f1, products1 = _factors(pb, params, 0)
+    f2, products2 = (f1, products1) if pb.same else _factors(pb, params, 1)
+    if products1 != products2:
+        raise ValueError("f uses its parameters differently on x1 and on x2 (shape-dependent code), so the "
+                         "structured derivatives of the two sides do not match; use implementation 1 or 2.")
+    kernels = [structured_.kernel(f1, f2, k, s1, trace, diag, None if pb.vm is None else pb.fx_axes[k])
+               for k, (s1, (trace, diag)) in enumerate(zip(pb.shapes1, pb.axes, strict=True))]
     return pb.out_tree.unflatten(kernels)

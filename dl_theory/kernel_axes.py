@@ -98,7 +98,7 @@ def kernel_shape(
     return tuple(out)
 
 
-def _labels(
+def labels(
     ndim: int, n_shared: int, trace: Sequence[int], diag: Sequence[int]
 ) -> tuple[list[int], list[int], list[int]]:
     """Einsum sublists for (operand 1, operand 2, result); ``n_shared`` trailing axes are summed."""
@@ -150,5 +150,5 @@ def contract(
 
 def trace_and_diagonal(k_full: jax.Array, ndim: int, trace: Sequence[int], diag: Sequence[int]) -> jax.Array:
     """Reduce a full kernel of shape ``shape1 + shape2`` to the layout of the module docstring."""
-    lhs, rhs, out = _labels(ndim, 0, trace, diag)
+    lhs, rhs, out = labels(ndim, 0, trace, diag)
     return jnp.einsum(k_full, lhs + rhs, out) / math.prod(k_full.shape[i] for i in trace)

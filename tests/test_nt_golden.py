@@ -184,19 +184,7 @@ def _empirical_model(name: str, x1):
     return f, jax.tree_util.tree_structure(params), [np.shape(p) for p in jax.tree_util.tree_leaves(params)]
 
 
-# neural-tangents' STRUCTURED_DERIVATIVES (3) interprets jaxprs through JAX internals; dl_theory declines it by
-# design (NotImplementedError). Any other exception, or a wrong value, still fails.
-_STRUCTURED = pytest.param(
-    3,
-    marks=pytest.mark.xfail(
-        raises=NotImplementedError,
-        strict=False,
-        reason="dl_theory does not implement STRUCTURED_DERIVATIVES (needs JAX internals)",
-    ),
-)
-
-
-@pytest.mark.parametrize("implementation", [0, 1, 2, _STRUCTURED])
+@pytest.mark.parametrize("implementation", [0, 1, 2, 3])
 @pytest.mark.parametrize("path", EMPIRICAL_FILES, ids=_ids)
 def test_empirical_ntk(path, implementation, x64):
     from dl_theory import empirical_ntk_fn

@@ -1,0 +1,204 @@
+r"""Structured-derivative empirical NTK: weights that enter through one matrix product are never differentiated.
+
+If a parameter leaf :math:`W` is used exactly once, as an operand of a ``dot_general`` :math:`y = a\,W`
+(contracting :math:`a`'s axes :math:`i` with :math:`W`'s, :math:`b` the free axes of :math:`a` and :math:`j` those
+of :math:`W`), then :math:`\partial f / \partial W_{ij} = \sum_b g_{bj}\, a_{bi}` with :math:`g = \partial f /
+\partial y`, and its NTK contribution factorizes:
+
+.. math::
+    \Theta_W(x_1, x_2) = \sum_{b, c, j} g^{(1)}_{bj}\, g^{(2)}_{cj} \sum_i a^{(1)}_{bi}\, a^{(2)}_{ci}.
+
+The Jacobian with respect to :math:`W` (size :math:`O \cdot I \cdot J`) is replaced by the cotangent :math:`g` of
+the layer's output (size :math:`O \cdot B \cdot J`) and the layer's input :math:`a`; for a dense layer on one
+example :math:`B = 1`, so the cost drops by the fan-in :math:`I`. This is the dense-layer rule of neural-tangents'
+``STRUCTURED_DERIVATIVES`` (Novak et al., 2022, "Fast Finite Width Neural Tangent Kernel", ICML, §4). Every
+other leaf (biases, convolution kernels, weights used twice) is differentiated as in Jacobian contraction.
+
+The products are found in the function's jaxpr (``jax.make_jaxpr``), which is re-evaluated with a zero "tap"
+added to each such product's output, so that :math:`g` is the Jacobian with respect to the tap. Only JAX's
+public API is used: ``jax.make_jaxpr`` and the ``jax.extend.core`` jaxpr types; nested ``jit`` calls are
+inlined, every other primitive (custom derivatives, control flow) is bound unchanged.
+"""
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.extend.core as jex
+import jax.numpy as jnp
+
+from dl_theory import kernel_axes
+from dl_theory.types import PyTree
+
+_CALLS = ("jit", "pjit", "closed_call", "core_call")  # call primitives whose body is inlined
+
+
+class Product(NamedTuple):
+    """A weight leaf used once, as operand ``side`` (0 lhs, 1 rhs) of a ``dot_general`` without batch axes."""
+
+    leaf: int
+    side: int
+    weight_contracting: tuple[int, ...]
+    input_contracting: tuple[int, ...]
+    input_ndim: int
+    weight_ndim: int
+    output: jax.ShapeDtypeStruct
+
+
+class Factors(NamedTuple):
+    """One side's derivatives: Jacobians of the unstructured leaves, and ``g``, ``a`` per structured product.
+
+    ``jacobians[k]`` and ``cotangents[k]`` map leaf indices to arrays with output leaf ``k``'s axes first
+    (then the leaf's axes, or ``(B, J)``); ``inputs`` maps leaf indices to ``a`` as ``(B, I)``.
+    """
+
+    jacobians: list[dict[int, jax.Array]]
+    cotangents: list[dict[int, jax.Array]]
+    inputs: dict[int, jax.Array]
+
+
+def _is_call(eqn: Any) -> bool:
+    return eqn.primitive.name in _CALLS and isinstance(eqn.params.get("jaxpr"), jex.ClosedJaxpr)
+
+
+def find_products(jaxpr: jex.Jaxpr) -> dict[int, list[Product]]:
+    """Structured products of ``jaxpr`` (invars = parameter leaves), keyed by ``id`` of their equation (two when
+    both operands are such weights)."""
+    uses: dict[int, list] = {i: [] for i in range(len(jaxpr.invars))}
+
+    def walk(jaxpr: jex.Jaxpr, leaf_of: dict) -> None:
+        for eqn in jaxpr.eqns:
+            leaves = {pos: leaf_of[v] for pos, v in enumerate(eqn.invars)
+                      if not isinstance(v, jex.Literal) and v in leaf_of}
+            if _is_call(eqn):
+                inner = eqn.params["jaxpr"].jaxpr
+                walk(inner, {inner.invars[pos]: leaf for pos, leaf in leaves.items()})
+                continue
+            for pos, leaf in leaves.items():
+                is_product = eqn.primitive.name == "dot_general" and eqn.invars[0] is not eqn.invars[1]
+                uses[leaf].append((eqn, pos) if is_product else None)
+        for v in jaxpr.outvars:
+            if not isinstance(v, jex.Literal) and v in leaf_of:
+                uses[leaf_of[v]].append(None)
+
+    walk(jaxpr, {v: i for i, v in enumerate(jaxpr.invars)})
+    products = {}
+    for leaf, found in uses.items():
+        if len(found) != 1 or found[0] is None:
+            continue
+        eqn, side = found[0]
+        contracting, batch = eqn.params["dimension_numbers"]
+        if batch[0] or batch[1]:
+            continue
+        y = eqn.outvars[0].aval
+        products.setdefault(id(eqn), []).append(Product(
+            leaf, side, tuple(contracting[side]), tuple(contracting[1 - side]), eqn.invars[1 - side].aval.ndim,
+            eqn.invars[side].aval.ndim, jax.ShapeDtypeStruct(y.shape, y.dtype),
+        ))
+    return products
+
+
+def _read(env: dict, v: Any) -> Any:
+    return v.val if isinstance(v, jex.Literal) else env[v]
+
+
+def _eval(jaxpr: jex.Jaxpr, consts: Sequence, args: Sequence, products: dict, taps: dict, inputs: dict) -> list:
+    """Evaluate ``jaxpr``, adding ``taps[leaf]`` to each structured product and recording its other operand."""
+    env = dict(zip(jaxpr.constvars, consts, strict=True))
+    env.update(zip(jaxpr.invars, args, strict=True))
+    for eqn in jaxpr.eqns:
+        vals = [_read(env, v) for v in eqn.invars]
+        if _is_call(eqn):
+            closed = eqn.params["jaxpr"]
+            outs = _eval(closed.jaxpr, closed.consts, vals, products, taps, inputs)
+        else:
+            bind = eqn.primitive.get_bind_params(eqn.params)  # JAX < 0.7 also returns sub-functions
+            subfuns, params = bind if isinstance(bind, tuple) else ((), bind)
+            outs = eqn.primitive.bind(*subfuns, *vals, **params)
+            outs = list(outs) if eqn.primitive.multiple_results else [outs]
+            for product in products.get(id(eqn), ()):
+                inputs[product.leaf] = vals[1 - product.side]
+                outs = [outs[0] + taps[product.leaf]]
+        env.update(zip(eqn.outvars, outs, strict=True))
+    return [_read(env, v) for v in jaxpr.outvars]
+
+
+def _as_matrix_input(a: jax.Array, p: Product) -> jax.Array:
+    """The product's other operand as ``(B, I)``: free axes first, contracting axes in pairing order."""
+    free = [d for d in range(p.input_ndim) if d not in p.input_contracting]
+    moved = jnp.transpose(a, free + list(p.input_contracting))
+    return moved.reshape(math.prod(a.shape[d] for d in free), -1)
+
+
+def _as_matrix_cotangent(g: jax.Array, n_out: int, p: Product) -> jax.Array:
+    """``g`` (output axes, then the product's output axes) as ``(output axes, B, J)``."""
+    n_a = p.input_ndim - len(p.input_contracting)
+    n_w = p.weight_ndim - len(p.weight_contracting)
+    out, y = g.shape[:n_out], g.shape[n_out:]
+    a_axes, w_axes = (range(n_w, n_w + n_a), range(n_w)) if p.side == 0 else (range(n_a), range(n_a, n_a + n_w))
+    order = list(range(n_out)) + [n_out + d for d in a_axes] + [n_out + d for d in w_axes]
+    return jnp.transpose(g, order).reshape(*out, math.prod(y[d] for d in a_axes), math.prod(y[d] for d in w_axes))
+
+
+def factors(fn: Callable[[PyTree], PyTree], params: PyTree, jacobian: Callable) -> tuple[Factors, tuple[Product]]:
+    """Derivatives of ``fn(params)`` (one side, or one example under ``vmap``) in factored form.
+
+    Args:
+        fn: the network on fixed inputs, a function of the parameters only.
+        params: the parameter pytree.
+        jacobian: ``jacobian(fn, args, out_size, n_args, has_aux)``, the forward/reverse-mode choice of Jacobian
+            contraction.
+
+    Returns:
+        The :class:`Factors` and the structured :class:`Product` s without their output shapes (which depend on
+        the batch size), so that both sides can be checked to agree.
+    """
+    leaves, treedef = jax.tree.flatten(params)
+    closed = jax.make_jaxpr(lambda *ls: fn(jax.tree.unflatten(treedef, ls)))(*leaves)
+    products = find_products(closed.jaxpr)
+    by_leaf = {p.leaf: p for ps in products.values() for p in ps}
+    free = {i: leaf for i, leaf in enumerate(leaves) if i not in by_leaf}
+    taps = {i: jnp.zeros(p.output.shape, p.output.dtype) for i, p in by_leaf.items()}
+
+    def run(args: tuple[dict, dict]) -> tuple[list, dict]:
+        free_now, taps_now = args
+        inputs: dict = {}
+        values = [free_now.get(i, leaf) for i, leaf in enumerate(leaves)]
+        return _eval(closed.jaxpr, closed.consts, values, products, taps_now, inputs), inputs
+
+    n_args = sum(math.prod(jnp.shape(v)) for v in (*free.values(), *taps.values()))
+    out_size = sum(math.prod(a.shape) for a in closed.out_avals)
+    jac, inputs = jacobian(run, (free, taps), out_size, n_args, has_aux=True)
+    cotangents = [{i: _as_matrix_cotangent(g, a.ndim, by_leaf[i]) for i, g in j_taps.items()}
+                  for (_, j_taps), a in zip(jac, closed.out_avals, strict=True)]
+    inputs = {i: _as_matrix_input(a, by_leaf[i]) for i, a in inputs.items()}
+    return Factors([j_free for j_free, _ in jac], cotangents, inputs), tuple(p._replace(output=None) for _, p in sorted(by_leaf.items()))
+
+
+def kernel(
+    f1: Factors, f2: Factors, k: int, shape1: Sequence[int], trace: Sequence[int], diag: Sequence[int],
+    batch_axis: int | None,
+) -> jax.Array:
+    """NTK of output leaf ``k``: Jacobian contraction over unstructured leaves plus the factored products.
+
+    Args:
+        f1, f2: the two sides' factors (output axes first; under ``vmap`` the example axis sits at
+            ``batch_axis`` of the outputs and leads the recorded inputs).
+        k: the output leaf; ``shape1`` its shape on side 1.
+        trace, diag: its canonical traced and diagonal axes.
+        batch_axis: the example axis of the outputs under ``vmap``, else ``None``.
+    """
+    ndim = len(shape1)
+    pairs = [(f1.jacobians[k][i], f2.jacobians[k][i]) for i in f1.jacobians[k]]
+    total = kernel_axes.contract(pairs, ndim, trace, diag) if pairs else 0.0
+    lhs, rhs, out = kernel_axes.labels(ndim, 0, trace, diag)
+    b1, b2, i_, j_ = range(2 * ndim, 2 * ndim + 4)
+    n1, n2 = ([], []) if batch_axis is None else ([lhs[batch_axis]], [rhs[batch_axis]])
+    scale = math.prod(shape1[t] for t in trace)
+    for i, g1 in f1.cotangents[k].items():
+        g2, a1, a2 = f2.cotangents[k][i], f1.inputs[i], f2.inputs[i]
+        total = total + jnp.einsum(
+            g1, lhs + [b1, j_], g2, rhs + [b2, j_], a1, n1 + [b1, i_], a2, n2 + [b2, i_], out, optimize="optimal"
+        ) / scale
+    return total

@@ -1,0 +1,83 @@
+"""Structured derivatives (implementation 3): which weights are factored, and the kernel on the edge cases."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from empirical_models import MODELS, dense_ntk, layout
+
+from dl_theory import stax
+from dl_theory.empirical import empirical_ntk_fn
+from dl_theory.empirical_structured import find_products
+
+
+def _products(apply, params, x):
+    leaves, treedef = jax.tree.flatten(params)
+    closed = jax.make_jaxpr(lambda *ls: apply(jax.tree.unflatten(treedef, ls), x))(*leaves)
+    return sorted(p.leaf for ps in find_products(closed.jaxpr).values() for p in ps)
+
+
+def _rel(a, b):
+    return float(np.max(np.abs(np.asarray(a) - b)) / np.max(np.abs(b)))
+
+
+def test_dense_weights_are_factored_and_biases_are_not(key):
+    params, apply, shape = MODELS["mlp"](key)
+    leaves = jax.tree_util.tree_leaves_with_path(params)
+    weights = [i for i, (path, _) in enumerate(leaves) if jax.tree_util.keystr(path).endswith("['w']")]
+    assert len(weights) == 3
+    assert _products(apply, params, jnp.ones(shape)) == weights
+
+
+def test_weights_in_nested_jit_are_found_and_convolutions_are_not(key):
+    init_fn, apply_fn, _ = stax.serial(stax.Conv(3, (2, 2), b_std=0.1), stax.Relu(), stax.Flatten(),
+                                       stax.Dense(2, b_std=0.1))
+    x = jnp.ones((2, 4, 4, 1))
+    _, params = init_fn(key, x.shape)
+    assert [leaf.shape for leaf in jax.tree.leaves(params)] == [(2, 2, 1, 3), (1, 1, 1, 3), (27, 2), (1, 2)]
+    assert _products(jax.jit(apply_fn), params, x) == _products(apply_fn, params, x) == [2]
+
+
+@pytest.mark.parametrize("vmap_axes", [None, 0])
+@pytest.mark.parametrize("axes", [((-1,), ()), ((), ()), ((), (0,))])
+def test_edge_cases_match_the_dense_reference(x64, key, vmap_axes, axes):
+    """A weight used twice (not factored), a weight as the lhs operand, a product of two weights, multi-axis
+    contraction (einsum), and a weight used inside a nested jit, all in one function."""
+    rng = np.random.default_rng(0)
+    shapes = {"twice": (3, 3), "lhs": (4, 3), "u": (2, 4), "v": (4, 2), "t": (3, 2, 5), "inner": (5, 2)}
+    params = {k: jnp.asarray(rng.standard_normal(s)) for k, s in shapes.items()}
+
+    @jax.jit
+    def readout(w, h):
+        return jnp.sin(h) @ w
+
+    def f(p, x):  # x: (N, 3, 2)
+        h = jnp.tanh(jnp.einsum("nij,ik->nkj", x, p["twice"]) @ (p["u"] @ p["v"]))  # (N, 3, 2)
+        h = h + jnp.einsum("ik,nkj->nij", p["twice"], h)
+        h = jnp.einsum("lk,nkj->nlj", p["lhs"], h)  # weight on the left: (N, 4, 2)
+        z = jnp.einsum("nlj,ljm->nm", h[:, :3], p["t"])  # two contracting axes: (N, 5)
+        return readout(p["inner"], z) / math.sqrt(5)
+
+    x1 = jnp.asarray(rng.standard_normal((3, 3, 2)))
+    x2 = jnp.asarray(rng.standard_normal((3, 3, 2)))
+    assert _products(f, params, x1) == sorted(  # leaves sorted by key: inner, lhs, t, twice, u, v
+        i for i, k in enumerate(sorted(params)) if k != "twice")
+    want = layout(dense_ntk(f, params, x1, x2), 2, *axes)
+    got = jax.jit(lambda p: empirical_ntk_fn(f, *axes, vmap_axes=vmap_axes, implementation=3)(x1, x2, p))(params)
+    assert got.shape == want.shape
+    assert _rel(got, want) < 1e-12
+
+
+def test_only_factored_weights(x64, key):
+    """No unstructured leaf at all (stax Dense without bias): the kernel is the factored sum alone."""
+    init_fn, apply_fn, _ = stax.serial(stax.Dense(5), stax.Erf(), stax.Dense(2))
+    x1 = jax.random.normal(key, (4, 3))
+    x2 = jax.random.normal(jax.random.fold_in(key, 1), (2, 3))
+    _, params = init_fn(key, x1.shape)
+    assert len(_products(apply_fn, params, x1)) == len(jax.tree.leaves(params)) == 2
+    want = layout(dense_ntk(apply_fn, params, x1, x2), 2, (), ())
+    for vmap_axes in (None, 0):
+        got = empirical_ntk_fn(apply_fn, (), (), vmap_axes, 3)(x1, x2, params)
+        assert _rel(got, want) < 1e-12
