@@ -173,7 +173,8 @@ def factors(fn: Callable[[PyTree], PyTree], params: PyTree, jacobian: Callable) 
     cotangents = [{i: _as_matrix_cotangent(g, a.ndim, by_leaf[i]) for i, g in j_taps.items()}
                   for (_, j_taps), a in zip(jac, closed.out_avals, strict=True)]
     inputs = {i: _as_matrix_input(a, by_leaf[i]) for i, a in inputs.items()}
-    return Factors([j_free for j_free, _ in jac], cotangents, inputs), tuple(p._replace(output=None) for _, p in sorted(by_leaf.items()))
+    layout = tuple(p._replace(output=None) for _, p in sorted(by_leaf.items()))
+    return Factors([j_free for j_free, _ in jac], cotangents, inputs), layout
 
 
 def kernel(
