@@ -190,16 +190,25 @@ def trace(
 
     (Hutchinson 1989; Avron & Toledo 2011). The estimator is unbiased with variance
     :math:`2(\|A\|_F^2 - \sum_i A_{ii}^2)/m`. Probes are drawn by ``matfree.stochtrace.sampler_signs`` and
-    evaluated ``chunk_size`` at a time (``lax.map``; all at once by default).
+    evaluated all at once (``vmap``: one matrix-matrix product) or ``chunk_size`` at a time to bound memory.
     """
     check_matvec(matvec, dim, dtype)
     if num_probes < 2:
         raise ValueError(f"num_probes must be >= 2 for a standard error, got {num_probes}")
     probes = stochtrace.sampler_signs(jnp.zeros((dim,), dtype), num=num_probes)(key)
     integrand = stochtrace.monte_carlo_trace()
-    samples = lax.map(lambda v: integrand(matvec, v), probes, batch_size=chunk_size)
+    samples = _map_probes(lambda v: integrand(matvec, v), probes, chunk_size)
     stderr = jnp.std(samples, ddof=1) / jnp.sqrt(num_probes)
     return TraceEstimate(jnp.mean(samples), stderr, samples)
+
+
+def _map_probes(fn: Callable, probes: jax.Array | tuple, chunk_size: int | None) -> jax.Array | tuple:
+    """``fn`` over the leading axis of ``probes``: batched at once (``vmap``), or ``chunk_size`` at a time."""
+    if chunk_size is None:
+        return jax.vmap(fn)(probes)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1 or None, got {chunk_size}")
+    return lax.map(fn, probes, batch_size=chunk_size)
 
 
 class SpectralDensity(NamedTuple):
@@ -244,7 +253,8 @@ def spectral_density(
     (Ubaru et al. 2017; Ghorbani et al. 2019), on ``num_points`` points covering the nodes with a
     :math:`5\sigma` margin. The default :math:`\sigma` is 1% of the node range. The broadening adds
     :math:`\sigma^2` to the second moment of :math:`\phi`; the quadrature moments
-    (:meth:`SpectralDensity.moment`) have no such bias.
+    (:meth:`SpectralDensity.moment`) have no such bias. The probes' Lanczos runs are batched (``vmap``, so each
+    step is one matrix-matrix product) or run ``chunk_size`` at a time.
     """
     check_matvec(matvec, dim, dtype)
     if num_probes < 1:
@@ -262,7 +272,7 @@ def spectral_density(
         theta, s = jnp.linalg.eigh(tri.dense())
         return theta, s[0] ** 2
 
-    nodes, weights = lax.map(quadrature, (probes, lanczos_keys), batch_size=chunk_size)
+    nodes, weights = _map_probes(quadrature, (probes, lanczos_keys), chunk_size)
     lo, hi = jnp.min(nodes), jnp.max(nodes)
     width = 0.01 * jnp.maximum(hi - lo, jnp.finfo(dtype).eps) if sigma is None else jnp.asarray(sigma, dtype)
     grid = jnp.linspace(lo - 5 * width, hi + 5 * width, num_points)

@@ -103,6 +103,19 @@ def test_trace_within_three_standard_errors(key):
     assert abs(float(est.mean) - exact) < 3 * float(est.stderr)
 
 
+def test_probes_batched_or_chunked_give_the_same_estimates(key, x64):
+    a_DxD = jnp.diag(jnp.linspace(-1.0, 4.0, 12)) + 0.1
+    matvec = lambda v: a_DxD @ v  # noqa: E731
+    whole, chunked = (hs.trace(matvec, 12, key=key, num_probes=7, chunk_size=c, dtype=jnp.float64) for c in (None, 3))
+    np.testing.assert_allclose(whole.samples, chunked.samples, rtol=1e-12)
+    sd_whole, sd_chunked = (hs.spectral_density(matvec, 12, key=key, num_probes=5, num_iters=6, chunk_size=c,
+                                                dtype=jnp.float64) for c in (None, 2))
+    np.testing.assert_allclose(sd_whole.nodes, sd_chunked.nodes, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sd_whole.weights, sd_chunked.weights, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="chunk_size"):
+        hs.trace(matvec, 12, key=key, num_probes=7, chunk_size=0, dtype=jnp.float64)
+
+
 def test_slq_moments_match_exact_spectrum(key, x64):
     params, data = make_problem(key, jnp.float64)
     matvec, dim = hs.hessian_matvec(mlp_loss, params, data)
