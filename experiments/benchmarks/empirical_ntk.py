@@ -13,8 +13,8 @@ Each (library, implementation, model) runs in its own subprocess (neural-tangent
 ``legacy_nt.py``): the NTK function is jitted, compiled by one warm-up call, then the median of ``repeats`` timed
 calls and the process's peak RSS above its pre-workload level are recorded. neural-tangents' implementation 1
 run saves its parameters; every other run loads them (dl_theory's stax mirrors neural-tangents' leaf order), so all
-kernels are compared with neural-tangents' implementation 1. dl_theory runs 1, 2 and AUTO (0, reporting its pick);
-neural-tangents 1, 2 and 3. Ratios are dl_theory's best over neural-tangents' best. Results go to
+kernels are compared with neural-tangents' implementation 1. Both libraries run 1, 2 and 3; dl_theory also AUTO
+(0, reporting its pick). Ratios are dl_theory's best over neural-tangents' best. Results go to
 ``experiments/benchmarks/results/empirical_ntk[_quick].json``.
 
 Run::
@@ -37,7 +37,7 @@ RESULTS = ROOT / "experiments" / "benchmarks" / "results" / "empirical_ntk.json"
 SIZES = {"full": {"fcn": 64, "cnn": 32, "resnet": 64}, "quick": {"fcn": 16, "cnn": 8, "resnet": 16}}
 TRACE_AXES = {"fcn": (), "cnn": (-1,), "resnet": (-1,)}
 RUNS = (("neural_tangents", 1), ("neural_tangents", 2), ("neural_tangents", 3), ("dl_theory", 1),
-        ("dl_theory", 2), ("dl_theory", 0))
+        ("dl_theory", 2), ("dl_theory", 3), ("dl_theory", 0))
 
 
 def build(stax, model: str):
