@@ -24,7 +24,8 @@ NTK implementations (Novak et al., 2022, "Fast Finite Width Neural Tangent Kerne
   rule of Novak et al., 2022, §4). Convolutions and other uses are differentiated as in 1.
 * ``AUTO`` (0): all three are lowered with ``jax.jit(...).lower(...)`` on abstract shapes and the one with fewer XLA
   flops (``Lowered.cost_analysis()['flops']``, ties to 1) is used; the choice is cached per argument shapes.
-  If XLA reports no cost for one of them, ``JACOBIAN_CONTRACTION`` is used.
+  An implementation that fails to lower is skipped; if XLA reports no cost at all, ``JACOBIAN_CONTRACTION``
+  is used.
 """
 
 import enum
@@ -219,7 +220,7 @@ def _auto_ntk_fn(f: ApplyFn, trace_axes: Axes, diagonal_axes: Axes, vmap_axes: A
         if key not in choice:
             costs = {i: _lowered_flops(fn, (x1, x2, params), apply_fn_kwargs) for i, fn in fns.items()}
             finite = {i: c for i, c in costs.items() if math.isfinite(c)}
-            choice[key] = (min(finite, key=lambda i: (finite[i], i)) if len(finite) == len(costs)
+            choice[key] = (min(finite, key=lambda i: (finite[i], i)) if finite
                            else NtkImplementation.JACOBIAN_CONTRACTION)
         return fns[choice[key]](x1, x2, params, **apply_fn_kwargs)
 

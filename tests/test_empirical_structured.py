@@ -81,3 +81,34 @@ def test_only_factored_weights(x64, key):
     for vmap_axes in (None, 0):
         got = empirical_ntk_fn(apply_fn, (), (), vmap_axes, 3)(x1, x2, params)
         assert _rel(got, want) < 1e-12
+
+
+@pytest.mark.parametrize("vmap_axes", [None, 0])
+def test_higher_order_primitives_are_bound_unchanged(x64, vmap_axes):
+    """custom_vjp, checkpoint, scan and cond in the jaxpr: weights inside them are differentiated, the rest
+    factored, and the kernel still equals the dense reference."""
+
+    @jax.custom_vjp
+    def swish_like(x):
+        return x * jnp.tanh(x)
+
+    def swish_like_bwd(x, g):
+        return (g * (jnp.tanh(x) + x * (1 - jnp.tanh(x) ** 2)),)
+
+    swish_like.defvjp(lambda x: (swish_like(x), x), swish_like_bwd)
+
+    def f(p, x):
+        h = swish_like(x @ p["w1"])
+        h = jax.checkpoint(lambda h: jnp.sin(h @ p["w2"]))(h)
+        h, _ = jax.lax.scan(lambda c, _: (jnp.tanh(c @ p["w3"]), None), h, None, length=3)
+        h = jax.lax.cond(True, lambda h: h @ p["w4"], lambda h: -h @ p["w4"], h)
+        return h @ p["w5"]
+
+    rng = np.random.default_rng(0)
+    shapes = {"w1": (3, 4), "w2": (4, 4), "w3": (4, 4), "w4": (4, 4), "w5": (4, 2)}
+    params = {k: jnp.asarray(rng.standard_normal(s)) / 2 for k, s in shapes.items()}
+    x1, x2 = jnp.asarray(rng.standard_normal((5, 3))), jnp.asarray(rng.standard_normal((4, 3)))
+    assert _products(f, params, x1) == [0, 4]  # w1 and w5; w2-w4 sit inside checkpoint, scan and cond
+    want = layout(dense_ntk(f, params, x1, x2), 2, (), ())
+    got = empirical_ntk_fn(f, (), (), vmap_axes, 3)(x1, x2, params)
+    assert _rel(got, want) < 1e-12
