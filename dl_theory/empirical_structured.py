@@ -1,23 +1,32 @@
-r"""Structured-derivative empirical NTK: weights that enter through one matrix product are never differentiated.
+r"""Structured-derivative empirical NTK: weights that enter through one linear product are never differentiated.
 
-If a parameter leaf :math:`W` is used exactly once, as an operand of a ``dot_general`` :math:`y = a\,W`
-(contracting :math:`a`'s axes :math:`i` with :math:`W`'s, :math:`b` the free axes of :math:`a` and :math:`j` those
-of :math:`W`), then :math:`\partial f / \partial W_{ij} = \sum_b g_{bj}\, a_{bi}` with :math:`g = \partial f /
+If a parameter leaf :math:`W` is used exactly once, by a product :math:`y_{bj} = \sum_i a_{bi} W_{ij}` that is
+linear in :math:`W` (:math:`b` the output positions, :math:`j` the output features, :math:`i` the contracted
+input entries), then :math:`\partial f / \partial W_{ij} = \sum_b g_{bj}\, a_{bi}` with :math:`g = \partial f /
 \partial y`, and its NTK contribution factorizes:
 
 .. math::
     \Theta_W(x_1, x_2) = \sum_{b, c, j} g^{(1)}_{bj}\, g^{(2)}_{cj} \sum_i a^{(1)}_{bi}\, a^{(2)}_{ci}.
 
-The Jacobian with respect to :math:`W` (size :math:`O \cdot I \cdot J`) is replaced by the cotangent :math:`g` of
-the layer's output (size :math:`O \cdot B \cdot J`) and the layer's input :math:`a`; for a dense layer on one
-example :math:`B = 1`, so the cost drops by the fan-in :math:`I`. This is the dense-layer rule of neural-tangents'
-``STRUCTURED_DERIVATIVES`` (Novak et al., 2022, "Fast Finite Width Neural Tangent Kernel", ICML, §4). Every
-other leaf (biases, convolution kernels, weights used twice) is differentiated as in Jacobian contraction.
+Two products have this form (the rules of neural-tangents' ``STRUCTURED_DERIVATIVES``; Novak et al., 2022, "Fast
+Finite Width Neural Tangent Kernel", ICML, §4):
+
+* ``dot_general`` (dense layers): :math:`a` is the other operand, :math:`b` its free axes, :math:`i` the
+  contracted ones; on one example :math:`B = 1`, so the Jacobian with respect to :math:`W` (size
+  :math:`O \cdot I \cdot J`) is replaced by :math:`g` (size :math:`O \cdot J`) and :math:`a`;
+* ``conv_general_dilated`` with the weight as kernel (no feature or batch groups): :math:`a` holds the input
+  patches (``jax.lax.conv_general_dilated_patches`` with the convolution's strides, padding and dilations),
+  :math:`b` the batch and spatial output positions, :math:`j` the output channels.
+
+The four-factor contraction is handed to ``jnp.einsum`` with an optimal path, which either contracts
+:math:`a a^\top` and :math:`g g^\top` (cheap for dense layers) or forms :math:`\sum_b g_{bj} a_{bi}` as one
+batched GEMM per side (cheap for convolutions with many positions) -- whichever has fewer flops. Every other
+leaf (biases, weights used twice) is differentiated as in Jacobian contraction.
 
 The products are found in the function's jaxpr (``jax.make_jaxpr``), which is re-evaluated with a zero "tap"
 added to each such product's output, so that :math:`g` is the Jacobian with respect to the tap. Only JAX's
-public API is used: ``jax.make_jaxpr`` and the ``jax.extend.core`` jaxpr types; nested ``jit`` calls are
-inlined, every other primitive (custom derivatives, control flow) is bound unchanged.
+public API is used: ``jax.make_jaxpr``, ``jax.extend.core``'s jaxpr types and primitive binding; nested ``jit``
+calls are inlined, every other primitive (custom derivatives, control flow) is bound unchanged.
 """
 
 import math
@@ -34,16 +43,85 @@ from dl_theory.types import PyTree
 _CALLS = ("jit", "pjit", "closed_call", "core_call")  # call primitives whose body is inlined
 
 
-class Product(NamedTuple):
-    """A weight leaf used once, as operand ``side`` (0 lhs, 1 rhs) of a ``dot_general`` without batch axes."""
+class DotRule(NamedTuple):
+    """``dot_general`` without batch axes; the weight is operand ``side`` (0 lhs, 1 rhs)."""
 
-    leaf: int
     side: int
     weight_contracting: tuple[int, ...]
     input_contracting: tuple[int, ...]
     input_ndim: int
     weight_ndim: int
-    output: jax.ShapeDtypeStruct
+
+    def input_matrix(self, a: jax.Array) -> jax.Array:
+        """The other operand as ``(B, I)``: free axes first, contracting axes in pairing order."""
+        free = [d for d in range(self.input_ndim) if d not in self.input_contracting]
+        moved = jnp.transpose(a, free + list(self.input_contracting))
+        return moved.reshape(math.prod(a.shape[d] for d in free), -1)
+
+    def cotangent_matrix(self, g: jax.Array, n_out: int) -> jax.Array:
+        """``g`` (output axes, then the product's axes: lhs free, rhs free) as ``(output axes, B, J)``."""
+        n_a = self.input_ndim - len(self.input_contracting)
+        n_w = self.weight_ndim - len(self.weight_contracting)
+        a_axes, w_axes = (range(n_w, n_w + n_a), range(n_w)) if self.side == 0 else (range(n_a), range(n_a, n_a + n_w))
+        return _group(g, n_out, list(a_axes), list(w_axes))
+
+
+class ConvRule(NamedTuple):
+    """``conv_general_dilated`` with the weight as kernel (rhs), one feature group and one batch group."""
+
+    filter_shape: tuple[int, ...]
+    window_strides: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+    lhs_dilation: tuple[int, ...]
+    rhs_dilation: tuple[int, ...]
+    dimension_numbers: Any  # jax.lax.ConvDimensionNumbers
+
+    def input_matrix(self, a: jax.Array) -> jax.Array:
+        """The input's patches as ``(B, I)``: batch and spatial output positions, then patch entries."""
+        patches = jax.lax.conv_general_dilated_patches(
+            a, self.filter_shape, self.window_strides, self.padding, self.lhs_dilation, self.rhs_dilation,
+            self.dimension_numbers, precision=jax.lax.Precision.HIGHEST,
+        )
+        out_spec = self.dimension_numbers.out_spec
+        return _group(patches, 0, [out_spec[0], *out_spec[2:]], [out_spec[1]])
+
+    def cotangent_matrix(self, g: jax.Array, n_out: int) -> jax.Array:
+        out_spec = self.dimension_numbers.out_spec
+        return _group(g, n_out, [out_spec[0], *out_spec[2:]], [out_spec[1]])
+
+
+def _group(x: jax.Array, n_lead: int, rows: list[int], cols: list[int]) -> jax.Array:
+    """``x`` with its first ``n_lead`` axes kept and the rest (numbered from 0) grouped as ``(rows, cols)``."""
+    lead, rest = x.shape[:n_lead], x.shape[n_lead:]
+    order = list(range(n_lead)) + [n_lead + d for d in rows] + [n_lead + d for d in cols]
+    return jnp.transpose(x, order).reshape(*lead, math.prod(rest[d] for d in rows), math.prod(rest[d] for d in cols))
+
+
+class Product(NamedTuple):
+    """A weight leaf used once, linearly, by one equation: its rule and the equation's output."""
+
+    leaf: int
+    side: int
+    rule: DotRule | ConvRule
+    output: jax.ShapeDtypeStruct | None
+
+
+def _rule(eqn: Any, side: int) -> DotRule | ConvRule | None:
+    """The structured rule for the weight as operand ``side`` of ``eqn``, or ``None``."""
+    if eqn.primitive.name not in ("dot_general", "conv_general_dilated") or eqn.invars[0] is eqn.invars[1]:
+        return None
+    ndims = [v.aval.ndim for v in eqn.invars]
+    if eqn.primitive.name == "dot_general":
+        contracting, batch = eqn.params["dimension_numbers"]
+        if batch[0] or batch[1]:
+            return None
+        return DotRule(side, tuple(contracting[side]), tuple(contracting[1 - side]), ndims[1 - side], ndims[side])
+    p = eqn.params
+    if side != 1 or p["feature_group_count"] != 1 or p["batch_group_count"] != 1:
+        return None
+    dn, shape = p["dimension_numbers"], eqn.invars[1].aval.shape
+    return ConvRule(tuple(shape[d] for d in dn.rhs_spec[2:]), tuple(p["window_strides"]),
+                    tuple(map(tuple, p["padding"])), tuple(p["lhs_dilation"]), tuple(p["rhs_dilation"]), dn)
 
 
 class Factors(NamedTuple):
@@ -76,26 +154,19 @@ def find_products(jaxpr: jex.Jaxpr) -> dict[int, list[Product]]:
                 walk(inner, {inner.invars[pos]: leaf for pos, leaf in leaves.items()})
                 continue
             for pos, leaf in leaves.items():
-                is_product = eqn.primitive.name == "dot_general" and eqn.invars[0] is not eqn.invars[1]
-                uses[leaf].append((eqn, pos) if is_product else None)
+                uses[leaf].append((eqn, pos))
         for v in jaxpr.outvars:
             if not isinstance(v, jex.Literal) and v in leaf_of:
                 uses[leaf_of[v]].append(None)
 
     walk(jaxpr, {v: i for i, v in enumerate(jaxpr.invars)})
-    products = {}
+    products: dict[int, list[Product]] = {}
     for leaf, found in uses.items():
-        if len(found) != 1 or found[0] is None:
-            continue
-        eqn, side = found[0]
-        contracting, batch = eqn.params["dimension_numbers"]
-        if batch[0] or batch[1]:
-            continue
-        y = eqn.outvars[0].aval
-        products.setdefault(id(eqn), []).append(Product(
-            leaf, side, tuple(contracting[side]), tuple(contracting[1 - side]), eqn.invars[1 - side].aval.ndim,
-            eqn.invars[side].aval.ndim, jax.ShapeDtypeStruct(y.shape, y.dtype),
-        ))
+        rule = _rule(*found[0]) if len(found) == 1 and found[0] is not None else None
+        if rule is not None:
+            eqn, side = found[0]
+            y = eqn.outvars[0].aval
+            products.setdefault(id(eqn), []).append(Product(leaf, side, rule, jax.ShapeDtypeStruct(y.shape, y.dtype)))
     return products
 
 
@@ -122,23 +193,6 @@ def _eval(jaxpr: jex.Jaxpr, consts: Sequence, args: Sequence, products: dict, ta
                 outs = [outs[0] + taps[product.leaf]]
         env.update(zip(eqn.outvars, outs, strict=True))
     return [_read(env, v) for v in jaxpr.outvars]
-
-
-def _as_matrix_input(a: jax.Array, p: Product) -> jax.Array:
-    """The product's other operand as ``(B, I)``: free axes first, contracting axes in pairing order."""
-    free = [d for d in range(p.input_ndim) if d not in p.input_contracting]
-    moved = jnp.transpose(a, free + list(p.input_contracting))
-    return moved.reshape(math.prod(a.shape[d] for d in free), -1)
-
-
-def _as_matrix_cotangent(g: jax.Array, n_out: int, p: Product) -> jax.Array:
-    """``g`` (output axes, then the product's output axes) as ``(output axes, B, J)``."""
-    n_a = p.input_ndim - len(p.input_contracting)
-    n_w = p.weight_ndim - len(p.weight_contracting)
-    out, y = g.shape[:n_out], g.shape[n_out:]
-    a_axes, w_axes = (range(n_w, n_w + n_a), range(n_w)) if p.side == 0 else (range(n_a), range(n_a, n_a + n_w))
-    order = list(range(n_out)) + [n_out + d for d in a_axes] + [n_out + d for d in w_axes]
-    return jnp.transpose(g, order).reshape(*out, math.prod(y[d] for d in a_axes), math.prod(y[d] for d in w_axes))
 
 
 def factors(fn: Callable[[PyTree], PyTree], params: PyTree, jacobian: Callable) -> tuple[Factors, tuple[Product]]:
@@ -170,9 +224,9 @@ def factors(fn: Callable[[PyTree], PyTree], params: PyTree, jacobian: Callable) 
     n_args = sum(math.prod(jnp.shape(v)) for v in (*free.values(), *taps.values()))
     out_size = sum(math.prod(a.shape) for a in closed.out_avals)
     jac, inputs = jacobian(run, (free, taps), out_size, n_args, has_aux=True)
-    cotangents = [{i: _as_matrix_cotangent(g, a.ndim, by_leaf[i]) for i, g in j_taps.items()}
+    cotangents = [{i: by_leaf[i].rule.cotangent_matrix(g, a.ndim) for i, g in j_taps.items()}
                   for (_, j_taps), a in zip(jac, closed.out_avals, strict=True)]
-    inputs = {i: _as_matrix_input(a, by_leaf[i]) for i, a in inputs.items()}
+    inputs = {i: by_leaf[i].rule.input_matrix(a) for i, a in inputs.items()}
     layout = tuple(p._replace(output=None) for _, p in sorted(by_leaf.items()))
     return Factors([j_free for j_free, _ in jac], cotangents, inputs), layout
 

@@ -31,13 +31,38 @@ def test_dense_weights_are_factored_and_biases_are_not(key):
     assert _products(apply, params, jnp.ones(shape)) == weights
 
 
-def test_weights_in_nested_jit_are_found_and_convolutions_are_not(key):
+def test_weights_in_nested_jit_and_convolution_kernels_are_found(key):
     init_fn, apply_fn, _ = stax.serial(stax.Conv(3, (2, 2), b_std=0.1), stax.Relu(), stax.Flatten(),
                                        stax.Dense(2, b_std=0.1))
     x = jnp.ones((2, 4, 4, 1))
     _, params = init_fn(key, x.shape)
     assert [leaf.shape for leaf in jax.tree.leaves(params)] == [(2, 2, 1, 3), (1, 1, 1, 3), (27, 2), (1, 2)]
-    assert _products(jax.jit(apply_fn), params, x) == _products(apply_fn, params, x) == [2]
+    assert _products(jax.jit(apply_fn), params, x) == _products(apply_fn, params, x) == [0, 2]
+
+
+@pytest.mark.parametrize("vmap_axes", [None, 0])
+@pytest.mark.parametrize("axes", [((-1,), ()), ((), (0,))])
+def test_convolution_rule_with_strides_padding_and_dilations(x64, vmap_axes, axes):
+    """Input patches reproduce every convolution option: NCHW/OIHW layouts, strides, asymmetric padding,
+    lhs and rhs dilation; a grouped convolution is differentiated instead (not factored)."""
+    conv = dict(window_strides=(1, 2), padding=[(1, 0), (2, 1)], lhs_dilation=(2, 1), rhs_dilation=(1, 2),
+                dimension_numbers=("NCHW", "OIHW", "NCHW"))
+
+    def f(p, x):
+        y = jnp.tanh(jax.lax.conv_general_dilated(x, p["w"], **conv))
+        y = jax.lax.conv_general_dilated(y, p["grouped"], (1, 1), "SAME", dimension_numbers=conv["dimension_numbers"],
+                                         feature_group_count=3)
+        return y.reshape(x.shape[0], -1) @ p["v"]
+
+    rng = np.random.default_rng(0)
+    x1, x2 = (jnp.asarray(rng.standard_normal((3, 2, 5, 6))) for _ in range(2))
+    p = {"w": rng.standard_normal((3, 2, 2, 3)), "grouped": rng.standard_normal((3, 1, 2, 2))}
+    n_hidden = math.prod(jax.eval_shape(lambda: jax.lax.conv_general_dilated(x1, p["w"], **conv)).shape[1:])
+    params = jax.tree.map(jnp.asarray, p | {"v": rng.standard_normal((n_hidden, 2)) / math.sqrt(n_hidden)})
+    assert _products(f, params, x1) == [1, 2]  # leaves sorted by key: grouped, v, w
+    want = layout(dense_ntk(f, params, x1, x2), 2, *axes)
+    got = empirical_ntk_fn(f, *axes, vmap_axes=vmap_axes, implementation=3)(x1, x2, params)
+    assert _rel(got, want) < 1e-12
 
 
 @pytest.mark.parametrize("vmap_axes", [None, 0])
