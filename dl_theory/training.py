@@ -95,14 +95,17 @@ def _check_data(data: PyTree, batch_size: int | None) -> int:
     return n
 
 
-def make_chunk(loss_fn: LossFn, optimizer: optax.GradientTransformation, batch_size: int | None) -> Callable:
+def make_chunk(loss_fn: LossFn, optimizer: optax.GradientTransformation, batch_size: int | None,
+               noise_key: jax.Array | None = None) -> Callable:
     """A jitted ``chunk(state, data, key, steps) -> (state, losses)`` running one optimizer step per entry of
-    ``steps`` under ``lax.scan``; full-batch when ``batch_size`` is None."""
+    ``steps`` under ``lax.scan``; full-batch when ``batch_size`` is None. With ``noise_key`` the loss is
+    ``loss_fn(params, batch, fold_in(noise_key, step))``."""
 
     def one_step(carry: tuple[TrainState, PyTree, jax.Array], step: jax.Array):
         state, data, key = carry
         batch = data if batch_size is None else minibatch(data, key, step, batch_size)
-        loss, grads = jax.value_and_grad(loss_fn)(state.params, batch)
+        noise = () if noise_key is None else (jax.random.fold_in(noise_key, step),)
+        loss, grads = jax.value_and_grad(loss_fn)(state.params, batch, *noise)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         return (TrainState(optax.apply_updates(state.params, updates), opt_state), data, key), loss
 
@@ -138,7 +141,8 @@ def _load(path: Path, like: TrainState) -> tuple[int, TrainState, dict[str, list
 
 
 def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformation, data: PyTree, *,
-          n_steps: int, batch_size: int | None = None, key: jax.Array | None = None, log_every: int = 100,
+          n_steps: int, batch_size: int | None = None, key: jax.Array | None = None,
+          noise_key: jax.Array | None = None, log_every: int = 100,
           callback: Callback | None = None, checkpoint: str | None = None, checkpoint_every: int | None = None,
           checkpoint_dir: Path | None = None, resume: bool | None = None,
           desc: str = "training") -> tuple[Params, dict[str, np.ndarray]]:
@@ -152,6 +156,9 @@ def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformati
       n_steps: number of optimizer steps.
       batch_size: minibatch size; None for full-batch gradient descent.
       key: PRNG key for the minibatch order (required when ``batch_size`` is set).
+      noise_key: for losses with fresh randomness every step (dropout, sampled networks): the loss is then
+        called as ``loss_fn(params, batch, jax.random.fold_in(noise_key, step))``, a function of the step, so
+        that a resumed run draws the same noise.
       log_every: steps per compiled chunk; the callback, NaN check and progress bar run between chunks.
       callback: ``callback(step, params) -> dict | None`` at step 0 and after every chunk; its values are stacked
         into the history under their names, with the steps in ``history['log_step']``.
@@ -183,7 +190,7 @@ def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformati
         step, state, history = _load(path, state)
         if step > n_steps:
             raise ValueError(f"checkpoint {path} is at step {step}, past n_steps={n_steps}; delete it to start over")
-    chunk = make_chunk(loss_fn, optimizer, batch_size)
+    chunk = make_chunk(loss_fn, optimizer, batch_size, noise_key)
 
     def log(at: int, params: Params) -> None:
         if callback is None or (history["log_step"] and history["log_step"][-1] == at):

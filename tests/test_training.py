@@ -133,6 +133,31 @@ def test_resume_gives_the_uninterrupted_run(tmp_path, uninterrupted, n_first):
         np.testing.assert_array_equal(history["log_step"], sorted([n_first, *uninterrupted[1]["log_step"]]))
 
 
+def test_noise_key_draws_per_step_noise_that_resume_reproduces(tmp_path):
+    """Dropout-style noise: ``loss(params, batch, key_t)`` with ``key_t = fold_in(noise_key, t)``."""
+    params, data = _mlp_problem()
+    seen = []
+
+    def noisy_loss(p, batch, k):
+        seen.append(k.shape)
+        mask = jax.random.bernoulli(k, 0.5, p["w2"].shape)
+        return _mlp_loss({**p, "w2": 2 * p["w2"] * mask}, batch)
+
+    def run(n_steps, folder, resume=False):
+        return train(noisy_loss, params, optax.sgd(0.05), data, n_steps=n_steps, batch_size=BATCH,
+                     key=jax.random.key(7), noise_key=jax.random.key(8), log_every=LOG_EVERY, checkpoint="noisy",
+                     checkpoint_dir=folder, resume=resume)
+
+    full = run(N_STEPS, tmp_path / "full")
+    assert seen and seen[0] == ()  # called with a (scalar) key
+    run(8, tmp_path / "parts")
+    _assert_same_run(run(N_STEPS, tmp_path / "parts", resume=True), full)
+    # the noise matters and depends on the key: another noise key gives another run
+    other = train(noisy_loss, params, optax.sgd(0.05), data, n_steps=N_STEPS, batch_size=BATCH,
+                  key=jax.random.key(7), noise_key=jax.random.key(9), log_every=LOG_EVERY)
+    assert not np.array_equal(other[1]["loss"], full[1]["loss"])
+
+
 def test_keyboard_interrupt_in_callback_saves_a_checkpoint(tmp_path, uninterrupted):
     """Also the CLI's path: the folder and the resume flag come from the enclosing ``checkpointing``."""
 

@@ -12,7 +12,6 @@ size of the data the certificate will use. The certificate itself is computed af
 """
 
 from collections.abc import Callable
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +22,7 @@ from jax.typing import ArrayLike
 from dl_theory.pac_bayes._checks import check_count, check_delta, check_open_interval
 from dl_theory.pac_bayes.bounds import bound_objective
 from dl_theory.pac_bayes.posterior import DiagGaussian, kl_divergence, sample_params
-from dl_theory.training import minibatch
+from dl_theory.training import train
 from dl_theory.types import ApplyFn, PyTree
 
 ObjectiveFn = Callable[[DiagGaussian, jax.Array, PyTree], tuple[jax.Array, dict[str, jax.Array]]]
@@ -89,39 +88,23 @@ def fit_posterior(
     *,
     n_steps: int,
     batch_size: int,
+    log_every: int = 100,
+    desc: str = "posterior (PAC-Bayes objective)",
 ) -> tuple[DiagGaussian, dict[str, np.ndarray]]:
     """Minimizes ``objective_fn`` over the posterior's mean and ρ with fresh network noise every step.
 
-    Minibatches come from :func:`dl_theory.training.minibatch` (a permutation per epoch); the whole run is one
-    ``lax.scan``. Returns the trained posterior and the per-step history (``objective``, ``risk``, ``kl``,
-    ``error``).
+    Runs :func:`dl_theory.training.train` (progress bar, NaN guard, checkpoints and resume inside
+    :func:`dl_theory.training.checkpointing`), minibatches drawn from one half of ``key`` and the network
+    noise of step ``t`` from ``fold_in(other half, t)``. Returns the trained posterior and the per-step
+    ``objective``.
 
     Raises:
-      FloatingPointError: if the objective became NaN/inf.
+      FloatingPointError: if the objective became NaN/inf (naming the step and the last finite value).
     """
     check_count("n_steps", n_steps)
     check_count("batch_size", batch_size)
     data_key, noise_key = jax.random.split(key)
-
-    def step(carry: tuple[DiagGaussian, Any], t: jax.Array):
-        post, opt_state = carry
-        batch = minibatch(data, data_key, t, batch_size)
-        (value, aux), grads = jax.value_and_grad(objective_fn, has_aux=True)(
-            post, jax.random.fold_in(noise_key, t), batch
-        )
-        updates, opt_state = optimizer.update(grads, opt_state, post)
-        return (optax.apply_updates(post, updates), opt_state), {"objective": value, **aux}
-
-    @jax.jit
-    def run(post: DiagGaussian):
-        (post, _), history = jax.lax.scan(step, (post, optimizer.init(post)), jnp.arange(n_steps))
-        return post, history
-
-    posterior, history = run(posterior)
-    history = {k: np.asarray(v) for k, v in history.items()}
-    if not np.all(np.isfinite(history["objective"])):
-        first = int(np.flatnonzero(~np.isfinite(history["objective"]))[0])
-        raise FloatingPointError(
-            f"PAC-Bayes objective became non-finite at step {first}; lower the learning rate"
-        )
-    return posterior, history
+    posterior, history = train(lambda post, batch, k: objective_fn(post, k, batch)[0], posterior, optimizer, data,
+                               n_steps=n_steps, batch_size=batch_size, key=data_key, noise_key=noise_key,
+                               log_every=log_every, desc=desc)
+    return posterior, {"objective": history["loss"]}
