@@ -11,6 +11,13 @@ only the other half). With random labels the same procedure gives a vacuous cert
 The per-task choices (binary split, architecture, parameterization, prior scale, learning rate) were made by a search
 over fewer than 128 configurations per task; the search is paid for by a union bound: δ is divided by
 ``search_size``, so the certificates hold with probability ≥ 1 − δ − δ' including the selection.
+
+Measured (δ = 0.025/128, δ' = 0.01). Digits, quick preset (n = 1348): data-independent 0.480 (test error 0.266),
+data-dependent 0.124 (0.018, n = 674), random labels 0.662. MNIST-1D, full preset (20,000 training examples, 10,000
+steps): data-dependent 0.132 (test error 0.081, n = 10,000), random labels 0.586 -- but the data-independent
+certificate is 0.503 (test error 0.401, KL 98), just vacuous, so the claim "non-vacuous for a data-independent prior"
+does not hold for this 1-D CNN on MNIST-1D: centred at the random initialization, the posterior cannot move far
+enough for the KL budget of n = 20,000 (prior std 0.05 with lr 0.01, or 0.1, give 0.56 after 4,000 steps).
 """
 
 from dataclasses import dataclass
