@@ -235,25 +235,55 @@ def kernel(
     f1: Factors, f2: Factors, k: int, shape1: Sequence[int], trace: Sequence[int], diag: Sequence[int],
     batch_axis: int | None,
 ) -> jax.Array:
-    """NTK of output leaf ``k``: Jacobian contraction over unstructured leaves plus the factored products.
+    r"""NTK of output leaf ``k``: Jacobian contraction over unstructured leaves plus the structured products.
+
+    Each product is contracted in whichever of two orders costs fewer multiply-adds (:func:`_factored_cost`,
+    :func:`_jacobian_cost`): factored (:math:`g^{(1)} g^{(2)\top}` times :math:`a^{(1)} a^{(2)\top}`; dense
+    layers) or through its Jacobian :math:`\sum_b g_{bj} a_{bi}`, formed once per side and contracted with the
+    unstructured ones (convolutions, whose many output positions make :math:`a^{(1)} a^{(2)\top}` large).
 
     Args:
         f1, f2: the two sides' factors (output axes first; under ``vmap`` the example axis sits at
-            ``batch_axis`` of the outputs and leads the recorded inputs).
+            ``batch_axis`` of the outputs and leads the recorded inputs); ``f2 is f1`` when ``x2`` is ``None``.
         k: the output leaf; ``shape1`` its shape on side 1.
         trace, diag: its canonical traced and diagonal axes.
         batch_axis: the example axis of the outputs under ``vmap``, else ``None``.
     """
     ndim = len(shape1)
     pairs = [(f1.jacobians[k][i], f2.jacobians[k][i]) for i in f1.jacobians[k]]
-    total = kernel_axes.contract(pairs, ndim, trace, diag) if pairs else 0.0
     lhs, rhs, out = kernel_axes.labels(ndim, 0, trace, diag)
     b1, b2, i_, j_ = range(2 * ndim, 2 * ndim + 4)
     n1, n2 = ([], []) if batch_axis is None else ([lhs[batch_axis]], [rhs[batch_axis]])
     scale = math.prod(shape1[t] for t in trace)
+    factored = 0.0
     for i, g1 in f1.cotangents[k].items():
         g2, a1, a2 = f2.cotangents[k][i], f1.inputs[i], f2.inputs[i]
-        total = total + jnp.einsum(
-            g1, lhs + [b1, j_], g2, rhs + [b2, j_], a1, n1 + [b1, i_], a2, n2 + [b2, i_], out, optimize="optimal"
-        ) / scale
-    return total
+        n_pairs = math.prod(kernel_axes.kernel_shape(g1.shape[:ndim], g2.shape[:ndim], trace, diag)) * scale
+        if _factored_cost(g1, a1, a2, n_pairs, batch_axis) <= _jacobian_cost(g1, g2, a1, n_pairs, ndim):
+            factored = factored + jnp.einsum(
+                g1, lhs + [b1, j_], g2, rhs + [b2, j_], a1, n1 + [b1, i_], a2, n2 + [b2, i_], out, optimize="optimal"
+            ) / scale
+        else:
+            j1 = _jacobian(g1, a1, ndim, batch_axis)
+            pairs.append((j1, j1 if f2 is f1 else _jacobian(g2, a2, ndim, batch_axis)))
+    return factored + (kernel_axes.contract(pairs, ndim, trace, diag) if pairs else 0.0)
+
+
+def _jacobian(g: jax.Array, a: jax.Array, ndim: int, batch_axis: int | None) -> jax.Array:
+    r""":math:`J_{\dots ij} = \sum_b g_{\dots bj}\, a_{bi}`, the product's weight Jacobian as ``(outputs, I, J)``."""
+    lead = list(range(ndim))
+    b, i, j = ndim, ndim + 1, ndim + 2
+    return jnp.einsum(g, lead + [b, j], a, ([] if batch_axis is None else [batch_axis]) + [b, i], lead + [i, j])
+
+
+def _factored_cost(g1: jax.Array, a1: jax.Array, a2: jax.Array, n_pairs: int, batch_axis: int | None) -> int:
+    """:math:`a^{(1)} a^{(2)\\top}` per pair of examples, then :math:`g^{(1)} g^{(2)\\top}` per output pair."""
+    (b1, i), (b2, j) = a1.shape[-2:], (a2.shape[-2], g1.shape[-1])
+    examples = 1 if batch_axis is None else a1.shape[0] * a2.shape[0]
+    return examples * b1 * b2 * i + n_pairs * b1 * b2 * j
+
+
+def _jacobian_cost(g1: jax.Array, g2: jax.Array, a1: jax.Array, n_pairs: int, ndim: int) -> int:
+    """Both Jacobians :math:`\\sum_b g_{bj} a_{bi}`, then their contraction per output pair."""
+    (b, j), i = g1.shape[-2:], a1.shape[-1]
+    return (math.prod(g1.shape[:ndim]) + math.prod(g2.shape[:ndim])) * b * i * j + n_pairs * i * j
