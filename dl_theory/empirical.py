@@ -18,10 +18,11 @@ NTK implementations (Novak et al., 2022, "Fast Finite Width Neural Tangent Kerne
 * ``NTK_VECTOR_PRODUCTS`` (2): never forms :math:`J`. Column :math:`j` of :math:`\Theta` is
   :math:`J(x_1)\,(J(x_2)^\top e_j)`: one VJP through :math:`f(x_2)` and one JVP through :math:`f(x_1)` per output
   coordinate of :math:`f(x_2)`. With ``vmap_axes`` the VJP runs on the single example that owns :math:`e_j`.
-* ``STRUCTURED_DERIVATIVES`` (3): Jacobian contraction in which every weight used once in a matrix product
-  (dense layers) contributes :math:`\sum g^{(1)} g^{(2)\top} \odot a^{(1)} a^{(2)\top}` from the layer's input
-  :math:`a` and output cotangent :math:`g`, never its Jacobian (:mod:`dl_theory.empirical_structured`; the dense
-  rule of Novak et al., 2022, §4). Convolutions and other uses are differentiated as in 1.
+* ``STRUCTURED_DERIVATIVES`` (3): Jacobian contraction in which every weight used once by a matrix product or
+  an ungrouped convolution contributes through the layer's input :math:`a` (or its patches) and output
+  cotangent :math:`g`, :math:`\sum g^{(1)} g^{(2)\top} \odot a^{(1)} a^{(2)\top}`, never differentiated itself
+  (:mod:`dl_theory.empirical_structured`; the dense and convolution rules of Novak et al., 2022, §4). Other
+  parameters (biases, weights used twice) are differentiated as in 1.
 * ``AUTO`` (0): all three are lowered with ``jax.jit(...).lower(...)`` on abstract shapes and the one with fewer XLA
   flops (``Lowered.cost_analysis()['flops']``, ties to 1) is used; the choice is cached per argument shapes.
   An implementation that fails to lower is skipped; if XLA reports no cost at all, ``JACOBIAN_CONTRACTION``

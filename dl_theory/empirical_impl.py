@@ -2,8 +2,9 @@ r"""The two empirical-NTK implementations behind :func:`dl_theory.empirical.empi
 
 * :func:`jacobian_contraction`: :math:`\Theta = \sum_\ell J_\ell(x_1) J_\ell(x_2)^\top` from Jacobians taken in
   reverse mode (per example under ``vmap_axes``), contracted per parameter leaf as GEMMs.
-* :func:`structured_derivatives`: as Jacobian contraction, but weights used once in a matrix product contribute
-  through the factored form of :mod:`dl_theory.empirical_structured` instead of their Jacobians.
+* :func:`structured_derivatives`: as Jacobian contraction, but weights used once by a matrix product or a
+  convolution contribute through the factored form of :mod:`dl_theory.empirical_structured` (layer inputs and
+  output cotangents) instead of their Jacobians.
 * :func:`ntk_vector_products`: column :math:`j` of :math:`\Theta` is :math:`J(x_1)(J(x_2)^\top e_j)`, one VJP and
   one JVP per output coordinate of :math:`f(x_2)`, never forming :math:`J` (Novak et al., 2022, "Fast Finite
   Width Neural Tangent Kernel", ICML).

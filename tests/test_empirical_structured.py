@@ -137,3 +137,17 @@ def test_higher_order_primitives_are_bound_unchanged(x64, vmap_axes):
     want = layout(dense_ntk(f, params, x1, x2), 2, (), ())
     got = empirical_ntk_fn(f, (), (), vmap_axes, 3)(x1, x2, params)
     assert _rel(got, want) < 1e-12
+
+
+def test_shape_dependent_use_of_a_weight_is_an_error(x64):
+    """x1 and x2 must see the same structure: here w is a product operand for 4 examples, scaled first for 3."""
+    params = {"w": jnp.ones((2, 3))}
+
+    def f(p, x):
+        return x @ p["w"] if x.shape[0] == 4 else x @ (2.0 * p["w"])
+
+    x1, x2 = jnp.ones((4, 2)), jnp.ones((3, 2))
+    with pytest.raises(ValueError, match="differently on x1 and on x2"):
+        empirical_ntk_fn(f, implementation=3)(x1, x2, params)
+    want = layout(dense_ntk(f, params, x1, x2), 2, (-1,), ())
+    assert _rel(empirical_ntk_fn(f, implementation=0)(x1, x2, params), want) < 1e-12  # AUTO skips 3
