@@ -269,8 +269,6 @@ def test_gradient_descent_mse_trace_axes_empty(x64):
 def test_gradient_descent_ode_mse(x64):
     from dl_theory import predict
 
-    if not hasattr(predict, "gradient_descent"):
-        pytest.skip("dl_theory.predict has no ODE-based gradient_descent (neural-tangents' generic-loss solver)")
     fx = _predict_fixture("gd_mse_reg0.0_rel")
     mse = lambda f, y: 0.5 * jax.numpy.mean((f - y) ** 2)
     predict_fn = predict.gradient_descent(
