@@ -11,13 +11,16 @@ from experiments import pac_bayes_certificate as exp
 
 @pytest.mark.slow
 def test_shrunk_run_is_consistent():
-    cfg = dataclasses.replace(exp.Config.quick(), random_label_tasks=(), steps=100, prior_steps=100, mc_samples=50,
-                              test_samples=10, kl_mc_samples=20)
+    cfg = dataclasses.replace(exp.Config.quick(), tasks=("digits", "mnist1d"), random_label_tasks=(), mnist1d_train=600,
+                              mnist1d_test=100, steps=100, prior_steps=100, mc_samples=50, test_samples=10,
+                              kl_mc_samples=20)
     result = exp.run(cfg)
-    runs = {r["prior"]: r for r in result.metrics["runs"]}
-    di, dd = runs["data-independent"]["certificate"], runs["data-dependent"]["certificate"]
-    assert dd["n"] == di["n"] - round(cfg.prior_fraction * di["n"])  # data-dependent prior: n counts the rest
-    for cert in (di, dd):
+    runs = {(r["task"], r["prior"]): r["certificate"] for r in result.metrics["runs"]}
+    for task, n_train in (("digits", None), ("mnist1d", cfg.mnist1d_train)):
+        di, dd = runs[task, "data-independent"], runs[task, "data-dependent"]
+        assert n_train is None or di["n"] == n_train
+        assert dd["n"] == di["n"] - round(cfg.prior_fraction * di["n"])  # data-dependent prior: n counts the rest
+    for cert in runs.values():
         assert cert["delta"] == cfg.delta / cfg.search_size and cert["delta_prime"] == cfg.delta_prime
         assert cert["emp_risk_mc"] <= cert["emp_risk_upper"] <= cert["risk_bound"] <= cert["pinsker_bound"]
         np.testing.assert_allclose(binary_kl(cert["emp_risk_mc"], cert["emp_risk_upper"]),
