@@ -12,10 +12,11 @@ The per-task choices (binary split, architecture, parameterization, prior scale,
 over fewer than 128 configurations per task; the search is paid for by a union bound: δ is divided by
 ``search_size``, so the certificates hold with probability ≥ 1 − δ − δ' including the selection.
 
-Measured (δ = 0.025/128, δ' = 0.01), full preset (10,000 steps; 26 min on 2 cores), certificate (test error of
-the stochastic net): digits (n = 1348) data-independent 0.439 (0.266), data-dependent 0.102 (0.015, n = 674), random
-labels 0.631; MNIST-1D (n = 20,000) data-independent 0.460 (0.397, KL 16.5), data-dependent 0.160 (0.108,
-n = 10,000), random labels 0.570. Quick preset (digits only, 2,000 steps): 0.480 / 0.124 / 0.662.
+Measured (δ = 0.025/128, δ' = 0.01; experiments/results/pac-bayes-certificate.json), full preset (10,000 steps;
+26 min on 2 cores), certificate (test error of the stochastic net): digits (n = 1348) data-independent 0.439
+(0.266), data-dependent 0.102 (0.015, n = 674), random labels 0.631; MNIST-1D (n = 20,000) data-independent 0.460
+(0.397, KL 16.5), data-dependent 0.160 (0.108, n = 10,000), random labels 0.570. Quick preset (digits only,
+2,000 steps): 0.480 / 0.124 / 0.662.
 
 Why MNIST-1D uses ``erf-gap-cnn``: with the strided ReLU CNN (flattened readout) the data-independent certificate
 was 0.503 (test error 0.401, KL 98) -- vacuous. A data-independent posterior stays near the initialization, where
