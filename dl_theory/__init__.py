@@ -1,39 +1,49 @@
 """dl_theory: deep-learning theory in pure JAX functions.
 
 ``import dl_theory as nt`` gives the public names of neural-tangents (``stax``, ``empirical_ntk_fn``,
-``monte_carlo_kernel_fn``, ``predict``, ``batch``, ``linearize``, ``taylor_expand``) on modern JAX, plus the
-analysis modules (``hessian``, ``convergence``, ``pac_bayes``) and the experiment framework.
+``monte_carlo_kernel_fn``, ``predict``, ``batch``, ``linearize``, ``taylor_expand``) on modern JAX, plus the packages
+of the analysis (``kernels``, ``dynamics``, ``curvature``, ``optim``, ``generalization``, ``models``, ``losses``) and
+the older short names ``hessian``, ``spectral``, ``convergence`` and ``pac_bayes``.
+
+Names are imported on first use (PEP 562), so that ``dl-theory list`` and other light commands do not pay for
+importing JAX.
 """
 
-from dl_theory import convergence, hessian, optim, pac_bayes, predict, spectral, stax
-from dl_theory.batching import batch
-from dl_theory.empirical import (
-    DEFAULT_NTK_IMPLEMENTATION,
-    NtkImplementation,
-    empirical_kernel_fn,
-    empirical_nngp_fn,
-    empirical_ntk_fn,
-    empirical_ntk_vp_fn,
-)
-from dl_theory.linearization import linearize, taylor_expand
-from dl_theory.monte_carlo import monte_carlo_kernel_fn
+import importlib
+from typing import Any
 
-__all__: list[str] = [
-    "DEFAULT_NTK_IMPLEMENTATION",
-    "batch",
-    "convergence",
-    "hessian",
-    "NtkImplementation",
-    "empirical_kernel_fn",
-    "empirical_nngp_fn",
-    "empirical_ntk_fn",
-    "empirical_ntk_vp_fn",
-    "linearize",
-    "monte_carlo_kernel_fn",
-    "optim",
-    "pac_bayes",
-    "predict",
-    "spectral",
-    "stax",
-    "taylor_expand",
-]
+_NAMES = {
+    "DEFAULT_NTK_IMPLEMENTATION": "dl_theory.kernels",
+    "NtkImplementation": "dl_theory.kernels",
+    "batch": "dl_theory.kernels",
+    "empirical_kernel_fn": "dl_theory.kernels",
+    "empirical_nngp_fn": "dl_theory.kernels",
+    "empirical_ntk_fn": "dl_theory.kernels",
+    "empirical_ntk_vp_fn": "dl_theory.kernels",
+    "monte_carlo_kernel_fn": "dl_theory.kernels",
+    "linearize": "dl_theory.dynamics",
+    "taylor_expand": "dl_theory.dynamics",
+    "hessian": "dl_theory.curvature",
+    "spectral": "dl_theory.curvature",
+    "convergence": "dl_theory.optim",
+    "pac_bayes": "dl_theory.generalization",
+}
+_PACKAGES = ("checks", "curvature", "data", "dynamics", "generalization", "kernels", "losses", "models", "optim",
+             "predict", "stats", "stax", "theory", "training")
+
+__all__: list[str] = sorted([*_NAMES, *_PACKAGES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+    elif name in _PACKAGES:
+        value = importlib.import_module(f"dl_theory.{name}")
+    else:
+        raise AttributeError(f"module 'dl_theory' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

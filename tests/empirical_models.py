@@ -1,7 +1,7 @@
 """Tiny models (plain jnp and flax.linen) and a dense reference for the empirical-kernel tests.
 
-The reference is independent of ``dl_theory.empirical``: parameters are flattened with ``ravel_pytree``, the full
-Jacobian matrix is taken with ``jax.jacrev``, :math:`\\Theta = J_1 J_2^\\top` is formed densely, and the
+The reference is independent of ``dl_theory.kernels.empirical``: parameters are flattened with ``ravel_pytree``, the
+full Jacobian matrix is taken with ``jax.jacrev``, :math:`\\Theta = J_1 J_2^\\top` is formed densely, and the
 neural-tangents output layout (trace / diagonal axes) is applied entry by entry with explicit index loops.
 """
 

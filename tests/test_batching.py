@@ -1,4 +1,4 @@
-"""Tests of ``dl_theory.batching.batch``: tiles and devices change nothing but the schedule.
+"""Tests of ``dl_theory.kernels.batching.batch``: tiles and devices change nothing but the schedule.
 
 References: the untiled ``kernel_fn`` (analytic ``Kernel`` pytrees and empirical arrays) and, for devices, the same
 computation in a subprocess with 4 forced host devices (``XLA_FLAGS`` set before JAX is imported).
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from dl_theory import stax
-from dl_theory.batching import batch
-from dl_theory.empirical import empirical_kernel_fn
+from dl_theory.kernels.batching import batch
+from dl_theory.kernels.empirical import empirical_kernel_fn
 
 N1, N2, D = 16, 8, 3
 
@@ -104,8 +104,8 @@ _SCRIPT = textwrap.dedent(
     import numpy as np
     import jax
     from dl_theory import stax
-    from dl_theory.batching import batch
-    from dl_theory.empirical import empirical_kernel_fn
+    from dl_theory.kernels.batching import batch
+    from dl_theory.kernels.empirical import empirical_kernel_fn
 
     warnings.simplefilter("ignore")
     x1, x2 = (np.load(sys.argv[1])[k].astype(np.float64) for k in ("x1", "x2"))

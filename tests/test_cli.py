@@ -1,8 +1,9 @@
 """Tests of the ``dl-theory`` command line.
 
-A tiny fake experiment is registered by monkeypatching :func:`dl_theory.experiment.registry` (which both
-``registry()`` and ``get()`` in the CLI go through), and ``dl_theory.cli.main`` is called in-process. One test runs
-the installed console script in a subprocess, against the real registry.
+Two fake experiments are registered by monkeypatching :func:`dl_theory.experiment.registry.experiments` and
+:func:`~dl_theory.experiment.registry.catalog` (which ``list``, ``run`` and ``reproduce`` go through), and
+``dl_theory.experiment.cli.main`` is called in-process. One test runs the installed console script in a subprocess,
+against the real registry.
 """
 
 import json
@@ -20,9 +21,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from dl_theory import cli  # noqa: E402
-from dl_theory import experiment as experiment_lib  # noqa: E402
-from dl_theory.experiment import Claim, Experiment, Result  # noqa: E402
+from dl_theory.experiment import (  # noqa: E402
+    Claim,
+    Experiment,
+    Result,
+    cli,  # noqa: E402
+    registry,  # noqa: E402
+)
 
 FAKE_ID = "fake-experiment"
 OTHER_ID = "other-experiment"
@@ -70,7 +75,10 @@ OTHER = Experiment(id=OTHER_ID, description="Another fake experiment.", config=F
 @pytest.fixture
 def fake_registry(monkeypatch):
     monkeypatch.setenv("DL_THEORY_PROGRESS", "0")
-    monkeypatch.setattr(experiment_lib, "registry", lambda: {FAKE_ID: FAKE, OTHER_ID: OTHER})
+    fake = {FAKE_ID: FAKE, OTHER_ID: OTHER}
+    monkeypatch.setattr(registry, "experiments", lambda: fake)
+    monkeypatch.setattr(registry, "catalog", lambda: {
+        i: registry.Entry(i, "§0 Fakes", f"tests.{i}", e.description) for i, e in fake.items()})
 
 
 def _usage_error(capsys, argv: list[str]) -> str:
@@ -88,8 +96,9 @@ def _usage_error(capsys, argv: list[str]) -> str:
 def test_list_prints_every_registered_id(fake_registry, capsys):
     assert cli.main(["list"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[0] for line in lines] == [FAKE_ID, OTHER_ID]
-    assert "A fake experiment for the CLI tests." in lines[0]
+    assert lines[0] == "§0 Fakes"
+    assert [line.split()[0] for line in lines[1:]] == [FAKE_ID, OTHER_ID]
+    assert "A fake experiment for the CLI tests." in lines[1]
 
 
 def test_unknown_id_suggests_the_closest(fake_registry, capsys, tmp_path):
@@ -109,7 +118,7 @@ def test_registry_refuses_a_shadowed_experiments_package(monkeypatch, tmp_path):
     shadow.__path__ = [str(tmp_path)]
     monkeypatch.setitem(sys.modules, "experiments", shadow)
     with pytest.raises(RuntimeError, match="namespace package"):
-        experiment_lib.registry()
+        registry.catalog()
 
 
 def test_unknown_set_key_lists_valid_keys(fake_registry, capsys, tmp_path):
@@ -208,7 +217,7 @@ def test_reproduce_writes_the_gallery(fake_registry, capsys, tmp_path):
 
 def test_reproduce_reports_failed_claims(fake_registry, capsys, tmp_path, monkeypatch):
     failing = Experiment(id=FAKE_ID, description="fails", config=FailingConfig, run=_run, plot=_plot)
-    monkeypatch.setattr(experiment_lib, "registry", lambda: {FAKE_ID: failing})
+    monkeypatch.setattr(registry, "experiments", lambda: {FAKE_ID: failing})
     code = cli.main(["reproduce", "--quick", "--out", str(tmp_path)])
     captured = capsys.readouterr()
     assert code == 1
@@ -227,12 +236,13 @@ def test_console_script(tmp_path):
     env = {**os.environ, "DL_THEORY_PROGRESS": "0", "JAX_PLATFORMS": "cpu"}
     listed = subprocess.run([script, "list"], capture_output=True, text=True, env=env, timeout=120)
     assert listed.returncode == 0, listed.stderr
-    lines = listed.stdout.strip().splitlines()
+    lines = [line for line in listed.stdout.splitlines() if line.startswith("  ")]  # sections are not indented
     ids = [line.split()[0] for line in lines]
-    section1 = {"perceptron-novikoff", "perceptron-max-margin", "cover-capacity", "hopfield-capacity", "linear-models"}
+    section1 = {"perceptron-novikoff", "perceptron-max-margin", "cover-capacity", "hopfield-capacity"}
     assert section1 <= set(ids) and len(set(ids)) == len(ids)
-    folder = Path(cli.__file__).resolve().parents[1] / "experiments"
-    assert all((folder / f"{i.replace('-', '_')}.py").is_file() for i in ids)  # one module per listed id
+    assert "§1 Connectionism" in listed.stdout.splitlines()
+    folder = Path(__file__).resolve().parents[1] / "experiments"
+    assert all(len(list(folder.glob(f"*/{i.replace('-', '_')}.py"))) == 1 for i in ids)  # one module per listed id
     assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # every id has a description
     unknown = subprocess.run([script, "run", "perceptron-novikof", "--out", str(tmp_path)], capture_output=True,
                              text=True, env=env, timeout=120)
@@ -274,7 +284,7 @@ def _training_run(cfg: TrainingConfig) -> Result:
 def test_interrupted_run_resumes_from_its_checkpoint(monkeypatch, tmp_path):
     experiment = Experiment(id="training-experiment", description="trains", config=TrainingConfig,
                             run=_training_run, plot=_plot)
-    monkeypatch.setattr(experiment_lib, "registry", lambda: {experiment.id: experiment})
+    monkeypatch.setattr(registry, "experiments", lambda: {experiment.id: experiment})
     reference, out = tmp_path / "reference", tmp_path / "interrupted"
     assert cli.main(["run", experiment.id, "--out", str(reference)]) == 0
     _INTERRUPT_AT_STEP_20[0] = True

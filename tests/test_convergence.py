@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dl_theory import convergence as cv
+from dl_theory.optim import convergence as cv
 
 
 def spd(key, eigenvalues):

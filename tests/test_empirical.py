@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from empirical_models import MODELS, dense_nngp, dense_ntk, layout
 
-from dl_theory.empirical import (
+from dl_theory.kernels.empirical import (
     NtkImplementation,
     empirical_kernel_fn,
     empirical_nngp_fn,

@@ -9,8 +9,8 @@ import pytest
 from empirical_models import MODELS, dense_ntk, layout
 
 from dl_theory import stax
-from dl_theory.empirical import empirical_ntk_fn
-from dl_theory.empirical_structured import find_products
+from dl_theory.kernels.empirical import empirical_ntk_fn
+from dl_theory.kernels.structured import find_products
 
 
 def _products(apply, params, x):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from dl_theory import hessian as hs
-from dl_theory import spectral
+from dl_theory.curvature import hessian as hs
+from dl_theory.curvature import spectral
 
 
 def mlp_loss(params, batch):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dl_theory.kernel_metrics import (
+from dl_theory.kernels.metrics import (
     center_kernel,
     centered_kernel_alignment,
     kernel_alignment,

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dl_theory.linearization import linearize, taylor_expand
+from dl_theory.dynamics.taylor import linearize, taylor_expand
 
 
 def _net(p, x):

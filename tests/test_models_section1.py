@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from dl_theory.models.hopfield import energy, hebbian_weights, is_fixed_point, retrieve
-from dl_theory.models.max_margin import is_separable, max_margin
-from dl_theory.models.perceptron import margins, perceptron, with_bias
+from dl_theory.models.classical.hopfield import energy, hebbian_weights, is_fixed_point, retrieve
+from dl_theory.models.classical.max_margin import is_separable, max_margin
+from dl_theory.models.classical.perceptron import margins, perceptron, with_bias
 from dl_theory.theory.perceptron import novikoff_bound
 
 XOR_X = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])

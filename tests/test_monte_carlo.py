@@ -1,4 +1,4 @@
-"""Tests of ``dl_theory.monte_carlo.monte_carlo_kernel_fn``.
+"""Tests of ``dl_theory.kernels.monte_carlo.monte_carlo_kernel_fn``.
 
 For one hidden ReLU layer the empirical NNGP and NTK are *unbiased* at any width (first-layer pre-activations are
 exactly Gaussian, and the readout weights are independent of them), so the Monte-Carlo mean must match the
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from dl_theory import stax
-from dl_theory.empirical import empirical_kernel_fn
-from dl_theory.monte_carlo import monte_carlo_kernel_fn
+from dl_theory.kernels.empirical import empirical_kernel_fn
+from dl_theory.kernels.monte_carlo import monte_carlo_kernel_fn
 
 W1, B1, W2, B2, D = 1.5, 0.3, 1.2, 0.2, 3
 

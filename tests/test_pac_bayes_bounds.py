@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dl_theory.pac_bayes import (
+from dl_theory.generalization.pac_bayes import (
     binary_kl,
     bound_objective,
     catoni_bound,

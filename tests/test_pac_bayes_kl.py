@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import xlogy
 
-from dl_theory.pac_bayes import (
+from dl_theory.generalization.pac_bayes import (
     binary_kl,
     diag_gaussian,
     kl_diag_gaussians,

@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from dl_theory.pac_bayes import (
+from dl_theory.generalization.pac_bayes import (
     bounded_cross_entropy,
     certify,
     diag_gaussian,

@@ -16,8 +16,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from dl_theory import results  # noqa: E402
-from dl_theory.experiment import Claim, ConfigError, Experiment, Result, _plain, parse_value  # noqa: E402
+from dl_theory.experiment import (  # noqa: E402
+    Claim,
+    ConfigError,
+    Experiment,
+    Result,
+    parse_value,
+    results,  # noqa: E402
+    to_json_value,
+)
 
 EXP_ID = "io-test"
 RECORD_KEYS = {"experiment", "preset", "config", "claims", "metrics", "figures", "env", "seconds"}
@@ -194,7 +201,7 @@ def test_claim_bounds():
     assert Claim.at_least("c", "s", 1.0, 0.75, slack=0.25).passed
 
 
-def test_claim_values_are_plain_python():
+def test_claim_values_areto_json_value_python():
     claim = Claim("c", "s", np.float64(0.5), jnp.float32(0.25), np.float32(0.125), np.bool_(True))
     values = (claim.theory, claim.measured, claim.tolerance, claim.passed)
     assert values == (0.5, 0.25, 0.125, True)
@@ -204,20 +211,20 @@ def test_claim_values_are_plain_python():
     json.dumps(claim.as_dict(), allow_nan=False)
 
 
-def test_plain_metrics():
-    metrics = _plain({"a": jnp.ones((2, 2)), "b": (np.int32(1), jnp.bool_(False)), 3: np.float64(0.5),
+def testto_json_value_metrics():
+    metrics = to_json_value({"a": jnp.ones((2, 2)), "b": (np.int32(1), jnp.bool_(False)), 3: np.float64(0.5),
                               "c": [jnp.float32(1.5), None, "text"]})
     assert metrics == {"a": [[1.0, 1.0], [1.0, 1.0]], "b": [1, False], "3": 0.5, "c": [1.5, None, "text"]}
     assert type(metrics["3"]) is float and type(metrics["b"][0]) is int and type(metrics["c"][0]) is float
     with pytest.raises(TypeError):
-        _plain({"z": 1j})
+        to_json_value({"z": 1j})
 
 
 def test_non_finite_values_are_stored_as_strings():
     claim = Claim.close("c", "s", 1.0, float("nan"), atol=10.0)
     assert claim.measured == "nan" and claim.passed is False
     assert Claim.at_most("c", "s", np.inf, 1.0).theory == "inf"
-    metrics = _plain({"x": np.array([1.0, np.nan, -np.inf]), "y": jnp.float32(jnp.nan)})
+    metrics = to_json_value({"x": np.array([1.0, np.nan, -np.inf]), "y": jnp.float32(jnp.nan)})
     assert metrics == {"x": [1.0, "nan", "-inf"], "y": "nan"}
     text = json.dumps({"claim": claim.as_dict(), "metrics": metrics}, allow_nan=False)
     assert math.isnan(float(json.loads(text)["claim"]["measured"]))

@@ -134,29 +134,41 @@ def _timed(fn, cfg: dict) -> tuple[float, float, object]:
     return first, median, value
 
 
+def _model():
+    """The tanh MLP of the Hessian experiments (``dl_theory.models.dense_mlp``), which the PyTorch copy mirrors."""
+    from dl_theory import models
+
+    widths = SETTINGS["widths"]
+    return models.dense_mlp(widths[1:-1], widths[-1])
+
+
+def _loss_fn():
+    from dl_theory import losses
+
+    return losses.mse(_model().apply)
+
+
 def _exact_eigenvalues(params, data) -> np.ndarray:
     """The exact spectrum: the dense float64 Hessian and ``eigh``."""
     import jax
     import jax.numpy as jnp
 
-    from dl_theory import hessian
-    from experiments import _hessian_mlp as mlp
+    from dl_theory.curvature import hessian
 
     with jax.enable_x64(True):
         p64, d64 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), (params, data))
-        return np.linalg.eigvalsh(np.asarray(hessian.hessian(mlp.mse_loss, p64, d64)))
+        return np.linalg.eigvalsh(np.asarray(hessian.hessian(_loss_fn(), p64, d64)))
 
 
 def _jax_side(cfg: dict, params, data, lam: np.ndarray, top_error_to_match: float) -> dict:
     import jax
 
-    from dl_theory import hessian
-    from experiments import _hessian_mlp as mlp
+    from dl_theory.curvature import hessian
 
     key = jax.random.key(cfg["seed"] + 1)
 
     def matvec(p):
-        return hessian.hessian_matvec(mlp.mse_loss, p, data)
+        return hessian.hessian_matvec(_loss_fn(), p, data)
 
     def top(num_iters: int):
         return jax.jit(lambda p, k: hessian.top_eigenvalues(*matvec(p), 1, key=k, num_iters=num_iters)[0][0])
@@ -190,10 +202,10 @@ def main() -> int:
         return 2
     import jax
 
-    from experiments import _hessian_mlp as mlp
+    from dl_theory import data as dl_data
 
-    data = mlp.digits_subset(cfg["n_examples"], cfg["seed"])
-    params = mlp.init(jax.random.key(cfg["seed"]), tuple(cfg["widths"]))
+    data = dl_data.digits_subset(cfg["n_examples"], cfg["seed"])
+    _, params = _model().init(jax.random.key(cfg["seed"]), (-1, cfg["widths"][0]))
     with tempfile.TemporaryDirectory() as tmp:
         arrays = {"x": np.asarray(data[0]), "y": np.asarray(data[1]), "settings": json.dumps(cfg)}
         for i, layer in enumerate(params):

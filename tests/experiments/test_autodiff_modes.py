@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import autodiff_modes as ad
+from experiments.optimization import autodiff_modes as ad
 
 
 def test_jacobian_cost_slopes_and_identities():

@@ -3,7 +3,7 @@
 import numpy as np
 
 from dl_theory.theory.double_descent import asymptotic_min_norm_risk, finite_min_norm_risk
-from experiments import double_descent as exp
+from experiments.generalization import double_descent as exp
 
 
 def test_finite_formula_converges_to_hastie_limit():

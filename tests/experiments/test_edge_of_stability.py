@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from experiments import edge_of_stability as eos
+from experiments.curvature import edge_of_stability as eos
 
 
 def test_sharpness_settles_at_two_over_eta():

@@ -1,6 +1,6 @@
 """gd-rates on a shrunk config: every bound holds and the closed-form rates match."""
 
-from experiments import gd_rates
+from experiments.optimization import gd_rates
 
 
 def test_gd_rates_claims_hold():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from experiments import hessian_spectrum as hsp
+from experiments.curvature import hessian_spectrum as hsp
 
 
 def test_matrix_free_spectrum_matches_dense():

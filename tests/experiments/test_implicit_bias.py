@@ -1,6 +1,6 @@
 """implicit-bias: a shrunk run reaches X⁺y from 0 and X⁺y + (I − X⁺X)w₀ from w₀."""
 
-from experiments import implicit_bias as exp
+from experiments.generalization import implicit_bias as exp
 
 
 def test_shrunk_run():

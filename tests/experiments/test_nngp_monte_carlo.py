@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from experiments import nngp_monte_carlo as exp
+from experiments.kernels import nngp_monte_carlo as exp
 
 
 def test_feature_posterior_equals_dense_gp(x64):

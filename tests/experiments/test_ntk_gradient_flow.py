@@ -1,6 +1,6 @@
 """ntk-gradient-flow on a shrunk config: closed forms equal GD on the linearized net; finite nets approach NTK."""
 
-from experiments import ntk_gradient_flow as flow
+from experiments.kernels import ntk_gradient_flow as flow
 
 
 def test_closed_forms_and_infinite_width_on_small_config():

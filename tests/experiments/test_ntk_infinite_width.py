@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from experiments import ntk_infinite_width as exp
+from experiments.kernels import ntk_infinite_width as exp
 
 
 def _arccos_ntk(cfg, x):

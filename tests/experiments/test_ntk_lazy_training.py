@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from experiments import ntk_lazy_training as lazy
+from experiments.kernels import ntk_lazy_training as lazy
 
 
 def test_ntk_change_shrinks_with_width_and_alpha():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from experiments import optimizers as opt
+from experiments.optimization import optimizers as opt
 
 
 def test_optimizer_properties():

@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from dl_theory.pac_bayes import binary_kl
-from experiments import pac_bayes_certificate as exp
+from dl_theory.generalization.pac_bayes import binary_kl
+from experiments.generalization import pac_bayes_certificate as exp
 
 
 @pytest.mark.slow

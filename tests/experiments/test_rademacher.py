@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dl_theory.theory.rademacher import (
+from dl_theory.generalization.rademacher import (
     l1_massart_bound,
     l2_lower_bound,
     l2_upper_bound,
@@ -14,7 +14,7 @@ from dl_theory.theory.rademacher import (
     linear_sup_l2,
     rademacher_signs,
 )
-from experiments import rademacher as exp
+from experiments.generalization import rademacher as exp
 
 
 def test_exact_enumeration_lies_between_the_bounds(key):

@@ -29,7 +29,7 @@ EXACT = {
 
 @pytest.mark.parametrize("experiment_id", sorted(SHRUNK))
 def test_shrunk_run(experiment_id):
-    experiment = registry()[experiment_id]
+    experiment = registry.get(experiment_id)
     config = dataclasses.replace(experiment.config.quick(), **SHRUNK[experiment_id])
     result = experiment.run(config)
     outcome = {c.id: c for c in result.claims}

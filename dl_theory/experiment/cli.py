@@ -1,0 +1,203 @@
+"""The ``dl-theory`` command: ``list``, ``run``, ``reproduce`` and ``bench``.
+
+Bad input (an unknown id or ``--set`` key, a value of the wrong type, an output folder that cannot be written) gets a
+one-line error and exit status 2; a run whose claims fail exits with status 1 and names them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import importlib
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from dl_theory.experiment import registry
+from dl_theory.experiment.claims import to_json_value
+from dl_theory.experiment.config import ConfigError
+
+EXIT_FAILED_CLAIMS = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line, exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dl-theory", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="every experiment id with a one-line description")
+
+    run = sub.add_parser("run", help="run one experiment, write <id>.png and <id>.json")
+    run.add_argument("id")
+    _common(run, default_out=".")
+    run.add_argument("--seed", type=int, default=None, help="PRNG seed (default: the config's)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config field (repeatable); tuples are comma-separated")
+
+    reproduce = sub.add_parser("reproduce", help="run all (or --only some) experiments and rebuild the gallery")
+    reproduce.add_argument("--only", nargs="+", default=None, metavar="ID")
+    _common(reproduce, default_out=None)
+
+    bench = sub.add_parser("bench", help="run a benchmark from experiments/benchmarks")
+    bench.add_argument("name", nargs="?", help="benchmark module name; omit to list them")
+    return parser
+
+
+QUICK_OUT, FULL_OUT = Path("runs/quick"), Path("paper_figures")
+
+
+def _common(parser: argparse.ArgumentParser, default_out: str | None) -> None:
+    parser.add_argument("--quick", action="store_true", help="quick preset (at most 30 s each on 2 cores)")
+    where = default_out or f"{QUICK_OUT} with --quick, else the committed gallery {FULL_OUT}"
+    parser.add_argument("--out", type=Path, default=None if default_out is None else Path(default_out),
+                        help=f"output folder (default: {where})")
+    parser.add_argument("--resume", action="store_true", help="resume long training runs from their checkpoints")
+
+
+def _writable(out: Path) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot write to output folder {str(out)!r}: {error.strerror or error}") from None
+    return out
+
+
+def _overrides(pairs: Sequence[str]) -> dict[str, str]:
+    parsed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set expects KEY=VALUE, got {pair!r}")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def _print_claims(record: dict) -> None:
+    print(f"\n{record['experiment']} ({record['preset']}, {record['seconds']:.1f} s)")
+    for c in record["claims"]:
+        mark = "PASS" if c["passed"] else "FAIL"
+        print(f"  [{mark}] {c['id']}: {c['statement']}\n         theory {_fmt(c['theory'])}, "
+              f"measured {_fmt(c['measured'])}, tolerance {_fmt(c['tolerance'])}")
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _failed(record: dict) -> list[str]:
+    return [f"{record['experiment']}:{c['id']}" for c in record["claims"] if not c["passed"]]
+
+
+def _command(exp: registry.Experiment, cfg: object, quick: bool) -> str:
+    """The ``dl-theory run`` line that reproduces ``cfg``: the preset, and every field where ``cfg`` differs from it."""
+    preset = exp.config.quick() if quick else exp.config()
+    parts = ["dl-theory", "run", exp.id] + (["--quick"] if quick else [])
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if value != getattr(preset, f.name):
+            text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            parts += ["--seed", text] if f.name == "seed" else ["--set", f"{f.name}={text}"]
+    return " ".join(parts)
+
+
+def _run_one(exp: registry.Experiment, cfg: object, out: Path, quick: bool, resume: bool) -> dict:
+    """Runs one experiment with its training runs checkpointed under ``<out>/.checkpoints/<id>/<config hash>/``;
+    the checkpoints are removed once the result files are written (they exist only for ``--resume``)."""
+    from dl_theory.experiment import results  # JAX is imported only by the commands that run something
+    from dl_theory.training import checkpointing
+
+    config_json = json.dumps(to_json_value(dataclasses.asdict(cfg)), sort_keys=True)
+    folder = out / ".checkpoints" / exp.id / hashlib.sha256(config_json.encode()).hexdigest()[:12]
+    with checkpointing(folder, resume=resume):
+        record = results.run_experiment(exp, cfg, out, preset="quick" if quick else "full",
+                                        command=_command(exp, cfg, quick))
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in (folder.parent, folder.parent.parent):  # .checkpoints/<id> and .checkpoints, if now empty
+        with contextlib.suppress(OSError):
+            parent.rmdir()
+    _print_claims(record)
+    return record
+
+
+def _cmd_list() -> int:
+    entries = registry.catalog()
+    width = max(map(len, entries), default=0)
+    section = None
+    for entry in entries.values():
+        if entry.section != section:
+            print(("\n" if section else "") + entry.section)
+            section = entry.section
+        print(f"  {entry.id:<{width}}  {entry.description}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    exp = registry.get(args.id)
+    cfg = exp.make_config(quick=args.quick, seed=args.seed, overrides=_overrides(args.overrides))
+    record = _run_one(exp, cfg, _writable(args.out), args.quick, args.resume)
+    failed = _failed(record)
+    if failed:
+        print(f"failed claims: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_FAILED_CLAIMS
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    experiments = registry.experiments()
+    chosen = [registry.get(i) for i in args.only] if args.only else list(experiments.values())
+    out = _writable(args.out or (QUICK_OUT if args.quick else FULL_OUT))
+    from dl_theory.experiment import results
+    from dl_theory.training import progress
+
+    failed: list[str] = []
+    for exp in progress(chosen, desc="experiments"):
+        cfg = exp.make_config(quick=args.quick)
+        failed += _failed(_run_one(exp, cfg, out, args.quick, args.resume))
+    gallery = results.write_gallery(out, {i: e.description for i, e in experiments.items()})
+    print(f"\nwrote {gallery}")
+    if failed:
+        print(f"failed claims: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_FAILED_CLAIMS
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import experiments.benchmarks as benchmarks
+
+    names = sorted(p.stem for p in Path(benchmarks.__path__[0]).glob("[!_]*.py"))
+    if not args.name:
+        print("\n".join(names))
+        return 0
+    if args.name not in names:
+        raise UsageError(f"unknown benchmark {args.name!r}; available: {', '.join(names)}")
+    module = importlib.import_module(f"experiments.benchmarks.{args.name}")
+    return int(module.main() or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    commands = {"list": lambda: _cmd_list(), "run": lambda: _cmd_run(args),
+                "reproduce": lambda: _cmd_reproduce(args), "bench": lambda: _cmd_bench(args)}
+    try:
+        return commands[args.command]()
+    except (UsageError, ConfigError, registry.UnknownExperimentError) as error:
+        print(f"dl-theory: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("dl-theory: interrupted; finished result files are intact, checkpoints kept for --resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

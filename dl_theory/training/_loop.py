@@ -1,0 +1,246 @@
+"""Training loop: a jitted optax step run under ``lax.scan``, with a history, a NaN guard and checkpoints.
+
+``train`` runs ``n_steps`` optimizer steps in compiled chunks of ``log_every`` steps. Between chunks (on the host) it
+checks the loss for NaN/inf, calls an optional ``callback(step, params)`` (e.g. to track the empirical NTK), advances
+the progress bar, and saves a checkpoint when one is due. Minibatches are a per-epoch random permutation drawn from
+``fold_in(key, epoch)``, so a run's trajectory depends only on its key and step — which is what makes
+``resume=True`` give the same final parameters as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from dl_theory.training.progress import bar
+from dl_theory.typing import LossFn, Params, PyTree
+
+Callback = Callable[[int, Params], dict[str, Any] | None]
+
+
+class TrainState(NamedTuple):
+    params: Params
+    opt_state: optax.OptState
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; carries the step and the state at the start of the failing chunk."""
+
+    def __init__(self, step: int, loss: float, last_finite: tuple[int, float] | None, state: TrainState):
+        where = (f"last finite loss {last_finite[1]:.6g} at step {last_finite[0]}" if last_finite
+                 else "no finite loss was ever seen")
+        super().__init__(f"loss became {loss} at step {step} ({where}); "
+                         "lower the learning rate or check the data and initialization")
+        self.step, self.loss, self.state = step, loss, state
+
+
+class _Checkpoints:
+    """The enclosing :func:`checkpointing` block: its folder, resume flag, and a count of ``train`` calls."""
+
+    def __init__(self, directory: Path, resume: bool):
+        self.directory, self.resume, self.calls = Path(directory), resume, 0
+
+    def next_name(self, desc: str) -> str:
+        self.calls += 1
+        return f"{self.calls - 1:03d}-" + "".join(c if c.isalnum() else "_" for c in desc)
+
+
+_CHECKPOINTS: contextvars.ContextVar[_Checkpoints | None] = contextvars.ContextVar("checkpoints", default=None)
+
+
+@contextlib.contextmanager
+def checkpointing(directory: Path, resume: bool = False) -> Iterator[None]:
+    """Checkpoints every :func:`train` call in the block to ``directory`` (and, if ``resume``, resumes from there).
+
+    A call with ``checkpoint=name`` uses ``directory/name.npz``; a call without a name uses its position in the
+    block (``000-<desc>.npz``, ``001-<desc>.npz``, ...), which identifies it when the same deterministic code is
+    run again. A resumed call that had finished returns its saved result without training. The CLI wraps each
+    experiment in this, in a folder keyed by the experiment's config.
+    """
+    token = _CHECKPOINTS.set(_Checkpoints(directory, resume))
+    try:
+        yield
+    finally:
+        _CHECKPOINTS.reset(token)
+
+
+def minibatch(data: PyTree, key: jax.Array, step: jax.Array, batch_size: int) -> PyTree:
+    """The ``step``-th minibatch: slice ``step mod (N // batch_size)`` of the permutation of epoch
+    ``step // (N // batch_size)`` (the last ``N mod batch_size`` examples of each permutation are skipped)."""
+    n = jax.tree_util.tree_leaves(data)[0].shape[0]
+    per_epoch = n // batch_size
+    perm = jax.random.permutation(jax.random.fold_in(key, step // per_epoch), n)
+    idx = jax.lax.dynamic_slice_in_dim(perm, (step % per_epoch) * batch_size, batch_size)
+    return jax.tree_util.tree_map(lambda a: a[idx], data)
+
+
+def _check_data(data: PyTree, batch_size: int | None) -> int:
+    leaves = jax.tree_util.tree_leaves(data)
+    if not leaves:
+        raise ValueError("data must contain at least one array")
+    sizes = {np.shape(a)[0] if np.ndim(a) else None for a in leaves}
+    if len(sizes) != 1 or None in sizes:
+        raise ValueError(f"every array in data needs one shared leading (example) axis; got {sorted(sizes, key=str)}")
+    (n,) = sizes
+    if batch_size is not None and not 0 < batch_size <= n:
+        raise ValueError(f"batch_size must be in [1, {n}] (the number of examples); got {batch_size}")
+    return n
+
+
+def make_chunk(loss_fn: LossFn, optimizer: optax.GradientTransformation, batch_size: int | None,
+               noise_key: jax.Array | None = None) -> Callable:
+    """A jitted ``chunk(state, data, key, steps) -> (state, losses)`` running one optimizer step per entry of
+    ``steps`` under ``lax.scan``; full-batch when ``batch_size`` is None. With ``noise_key`` the loss is
+    ``loss_fn(params, batch, fold_in(noise_key, step))``."""
+
+    def one_step(carry: tuple[TrainState, PyTree, jax.Array], step: jax.Array):
+        state, data, key = carry
+        batch = data if batch_size is None else minibatch(data, key, step, batch_size)
+        noise = () if noise_key is None else (jax.random.fold_in(noise_key, step),)
+        loss, grads = jax.value_and_grad(loss_fn)(state.params, batch, *noise)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        return (TrainState(optax.apply_updates(state.params, updates), opt_state), data, key), loss
+
+    @jax.jit
+    def chunk(state: TrainState, data: PyTree, key: jax.Array, steps: jax.Array):
+        (state, _, _), losses = jax.lax.scan(one_step, (state, data, key), steps)
+        return state, losses
+
+    return chunk
+
+
+def _save(path: Path, step: int, state: TrainState, history: dict[str, list]) -> None:
+    from dl_theory.experiment.results import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    leaves = {f"leaf_{i}": np.asarray(x) for i, x in enumerate(jax.tree_util.tree_leaves(state))}
+    logged = {f"history_{k}": np.asarray(v) for k, v in history.items()}
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, step=step, **leaves, **logged)
+
+
+def _load(path: Path, like: TrainState) -> tuple[int, TrainState, dict[str, list]]:
+    with np.load(path) as f:
+        template, treedef = jax.tree_util.tree_flatten(like)
+        leaves = [f[f"leaf_{i}"] for i in range(len(template))]
+        if len([k for k in f.files if k.startswith("leaf_")]) != len(template) or any(
+                np.shape(a) != np.shape(b) for a, b in zip(leaves, template, strict=True)):
+            raise ValueError(f"checkpoint {path} does not match these parameters/optimizer; delete it to start over")
+        history = {k.removeprefix("history_"): list(f[k]) for k in f.files if k.startswith("history_")}
+        state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(x, dtype=t.dtype) for x, t in zip(
+            leaves, template, strict=True)])
+        return int(f["step"]), state, history
+
+
+def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformation, data: PyTree, *,
+          n_steps: int, batch_size: int | None = None, key: jax.Array | None = None,
+          noise_key: jax.Array | None = None, log_every: int = 100,
+          callback: Callback | None = None, checkpoint: str | None = None, checkpoint_every: int | None = None,
+          checkpoint_dir: Path | None = None, resume: bool | None = None,
+          desc: str = "training") -> tuple[Params, dict[str, np.ndarray]]:
+    """Minimizes ``loss_fn(params, batch)`` with ``optimizer`` for ``n_steps`` steps.
+
+    Args:
+      loss_fn: scalar loss of parameters and a batch (a pytree like ``data`` with fewer examples).
+      params: initial parameters.
+      optimizer: an optax gradient transformation.
+      data: pytree of arrays sharing a leading example axis.
+      n_steps: number of optimizer steps.
+      batch_size: minibatch size; None for full-batch gradient descent.
+      key: PRNG key for the minibatch order (required when ``batch_size`` is set).
+      noise_key: for losses with fresh randomness every step (dropout, sampled networks): the loss is then
+        called as ``loss_fn(params, batch, jax.random.fold_in(noise_key, step))``, a function of the step, so
+        that a resumed run draws the same noise.
+      log_every: steps per compiled chunk; the callback, NaN check and progress bar run between chunks.
+      callback: ``callback(step, params) -> dict | None`` at step 0 and after every chunk; its values are stacked
+        into the history under their names, with the steps in ``history['log_step']``.
+      checkpoint: a name; with a checkpoint folder (``checkpoint_dir`` or the enclosing :func:`checkpointing`),
+        the state is saved to ``<folder>/<name>.npz`` every ``checkpoint_every`` steps (default: every chunk),
+        on interrupt, and at the end. Inside :func:`checkpointing` an unnamed call is named by its position.
+      checkpoint_dir: folder for checkpoints (overrides the enclosing :func:`checkpointing`).
+      resume: continue from an existing checkpoint (default: the enclosing :func:`checkpointing`'s flag).
+      desc: progress-bar label.
+
+    Returns:
+      ``(params, history)`` where ``history['loss']`` holds the loss before each step (length ``n_steps``).
+
+    Raises:
+      NonFiniteLossError: the loss became NaN/inf; the message names the step and the last finite loss.
+    """
+    if n_steps < 0 or log_every < 1:
+        raise ValueError(f"n_steps must be >= 0 and log_every >= 1; got n_steps={n_steps}, log_every={log_every}")
+    _check_data(data, batch_size)
+    if batch_size is not None and key is None:
+        raise ValueError("key is required for minibatch training (batch_size is set)")
+    key = jax.random.key(0) if key is None else key
+    path, resume = _checkpoint_path(checkpoint, checkpoint_dir, resume, desc)
+    every = checkpoint_every or log_every
+
+    state = TrainState(params, optimizer.init(params))
+    step, history = 0, {"loss": [], "log_step": []}
+    if path is not None and resume and path.exists():
+        step, state, history = _load(path, state)
+        if step > n_steps:
+            raise ValueError(f"checkpoint {path} is at step {step}, past n_steps={n_steps}; delete it to start over")
+    chunk = make_chunk(loss_fn, optimizer, batch_size, noise_key)
+
+    def log(at: int, params: Params) -> None:
+        if callback is None or (history["log_step"] and history["log_step"][-1] == at):
+            return
+        values = callback(at, params) or {}  # before recording ``at``: an interrupted callback is re-run on resume
+        history["log_step"].append(at)
+        for name, value in values.items():
+            history.setdefault(name, []).append(np.asarray(value))
+
+    log(step, state.params)
+    with bar(n_steps, desc) as progress_bar:
+        progress_bar.update(step)
+        try:
+            while step < n_steps:
+                length = min(log_every, n_steps - step, every - step % every)
+                new_state, losses = chunk(state, data, key, jnp.arange(step, step + length))
+                losses = np.asarray(losses)
+                _guard(losses, step, history["loss"], state)
+                state, step = new_state, step + length
+                history["loss"].extend(losses.tolist())
+                log(step, state.params)
+                if path is not None and step % every == 0:
+                    _save(path, step, state, history)
+                progress_bar.update(length)
+                progress_bar.set_postfix(loss=f"{losses[-1]:.4g}")
+        except KeyboardInterrupt:
+            if path is not None:
+                _save(path, step, state, history)
+            raise
+    if path is not None:
+        _save(path, step, state, history)
+    return state.params, {k: np.asarray(v) for k, v in history.items()}
+
+
+def _checkpoint_path(name: str | None, directory: Path | None, resume: bool | None,
+                     desc: str) -> tuple[Path | None, bool]:
+    context = _CHECKPOINTS.get()
+    if directory is None and context is None:
+        return None, bool(resume)
+    if directory is None:
+        name = context.next_name(desc) if name is None else name
+        return context.directory / f"{name}.npz", context.resume if resume is None else resume
+    return (None if name is None else Path(directory) / f"{name}.npz"), bool(resume)
+
+
+def _guard(losses: np.ndarray, start: int, previous: list[float], state: TrainState) -> None:
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size == 0:
+        return
+    first = int(bad[0])
+    finite = [(start + i, float(v)) for i, v in enumerate(losses[:first])]
+    last = finite[-1] if finite else ((start - 1, previous[-1]) if previous else None)
+    raise NonFiniteLossError(start + first, float(losses[first]), last, state)

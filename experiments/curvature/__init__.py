@@ -1,0 +1,1 @@
+"""§6 Theory of DNNs: curvature and the edge of stability."""

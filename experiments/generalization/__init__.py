@@ -1,0 +1,1 @@
+"""§6 Theory of DNNs: generalization."""
