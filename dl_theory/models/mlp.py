@@ -5,7 +5,8 @@ same network can be trained (``init_fn``/``apply_fn`` are pure functions for :fu
 analysed empirically (:func:`dl_theory.kernels.empirical_ntk_fn`) and taken to infinite width (``kernel_fn``). In the
 NTK parameterization (Jacot et al., 2018) a layer computes :math:`\frac{\sigma_W}{\sqrt{n_\text{in}}} W x + \sigma_b b`
 with standard Gaussian :math:`W, b`; in the standard one, :math:`W x + b` with
-:math:`W \sim \mathcal N(0, \sigma_W^2/n_\text{in})`. Both have the same function distribution at initialization; they differ in the gradient scale (hence training).
+:math:`W \sim \mathcal N(0, \sigma_W^2/n_\text{in})`. Both have the same function distribution at initialization;
+they differ in the gradient scale (hence training).
 """
 
 from collections.abc import Callable, Sequence
