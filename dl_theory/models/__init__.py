@@ -3,11 +3,13 @@
 * :mod:`~dl_theory.models.mlp`, :mod:`~dl_theory.models.conv` -- stax triples ``(init_fn, apply_fn, kernel_fn)``
   in the NTK or the standard parameterization: trained, analysed empirically and taken to infinite width;
   :func:`~dl_theory.models.mlp.dense_mlp` -- a plain MLP with any activation, laid out as a PyTorch peer holds it;
-* :mod:`~dl_theory.models.classical` -- the perceptron, maximum margin, Hopfield networks, linear models.
+* :mod:`~dl_theory.models.classical` -- the perceptron, maximum margin, Hopfield networks, linear models;
+* :func:`from_flax` -- a flax linen or nnx module as the same pure ``(init_fn, apply_fn)`` pair.
 """
 
 from dl_theory.models import classical
+from dl_theory.models._flax import from_flax
 from dl_theory.models.conv import cnn
 from dl_theory.models.mlp import ACTIVATIONS, dense_mlp, mlp
 
-__all__ = ["ACTIVATIONS", "classical", "cnn", "dense_mlp", "mlp"]
+__all__ = ["ACTIVATIONS", "classical", "cnn", "dense_mlp", "from_flax", "mlp"]
