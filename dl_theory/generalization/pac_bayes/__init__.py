@@ -1,9 +1,7 @@
 """PAC-Bayes: KL terms, kl inversion, bounds, bound-minimizing training and risk certificates.
 
-See the submodules: :mod:`.binary_kl` (kl and its inverse), :mod:`.gaussian_kl` (KL between diagonal
-Gaussians),
-:mod:`.bounds` (Seeger/Maurer, Pinsker, Catoni, training objectives), :mod:`.posterior` (Gaussian posterior
-over a
+See the submodules: :mod:`.binary_kl` (kl and its inverse), :mod:`.gaussian_kl` (KL between diagonal Gaussians),
+:mod:`.bounds` (Seeger/Maurer, Pinsker, Catoni, training objectives), :mod:`.posterior` (Gaussian posterior over a
 parameter pytree), :mod:`.objective` (training) and :mod:`.certificate` (Monte-Carlo risk certificates).
 """
 
@@ -29,12 +27,7 @@ from dl_theory.generalization.pac_bayes.certificate import (
     sampling_bound,
 )
 from dl_theory.generalization.pac_bayes.gaussian_kl import kl_diag_gaussians
-from dl_theory.generalization.pac_bayes.objective import (
-    bounded_cross_entropy,
-    fit_posterior,
-    make_objective,
-    zero_one_loss,
-)
+from dl_theory.generalization.pac_bayes.objective import fit_posterior, make_objective
 from dl_theory.generalization.pac_bayes.posterior import (
     DiagGaussian,
     diag_gaussian,
@@ -52,7 +45,6 @@ __all__ = [
     "DiagGaussian",
     "binary_kl",
     "bound_objective",
-    "bounded_cross_entropy",
     "catoni_bound",
     "certificate_from_terms",
     "certify",
@@ -80,5 +72,4 @@ __all__ = [
     "stddev",
     "stochastic_apply",
     "variance",
-    "zero_one_loss",
 ]

@@ -5,17 +5,13 @@ The binary (Bernoulli) relative entropy
 .. math:: \mathrm{kl}(q \,\|\, p) = q \ln\frac{q}{p} + (1-q) \ln\frac{1-q}{1-p}, \qquad 0 \ln 0 = 0,
 
 is the divergence in the tightest PAC-Bayes bounds (Seeger, 2002; Maurer, 2004). Bounds are stated as
-:math:`\mathrm{kl}(\hat R \| R) \le c` and turned into :math:`R \le \mathrm{kl}^{-1}(\hat R, c)` with the
-upper inverse
+:math:`\mathrm{kl}(\hat R \| R) \le c` and turned into :math:`R \le \mathrm{kl}^{-1}(\hat R, c)` with the upper inverse
 
 .. math:: \mathrm{kl}^{-1}(q, c) = \sup\{p \in [q, 1] : \mathrm{kl}(q \| p) \le c\}.
 
-:func:`kl_inv_upper` computes it by bisection (always returning the upper end of the bracket, so the result
-is a valid
-upper bound up to rounding), exact at the edges: :math:`q = 0` gives :math:`1 - e^{-c}`, :math:`q = 1` gives
-1, and a
-large :math:`c` gives 1. :func:`kl_inv_upper_diff` is the same value with gradients from the
-implicit-function theorem,
+:func:`kl_inv_upper` computes it by bisection (always returning the upper end of the bracket, so the result is a valid
+upper bound up to rounding), exact at the edges: :math:`q = 0` gives :math:`1 - e^{-c}`, :math:`q = 1` gives 1, and a
+large :math:`c` gives 1. :func:`kl_inv_upper_diff` is the same value with gradients from the implicit-function theorem,
 for training objectives (Pérez-Ortiz et al., 2021, "Tighter risk certificates for neural networks", JMLR 22).
 """
 
@@ -25,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from dl_theory.generalization.pac_bayes._checks import check_nonnegative, check_probability
+from dl_theory import checks
 
 
 def binary_kl(q: ArrayLike, p: ArrayLike) -> jax.Array:
@@ -38,8 +34,8 @@ def binary_kl(q: ArrayLike, p: ArrayLike) -> jax.Array:
     Returns:
       ``kl(q || p)`` in nats; ``+inf`` where ``p`` is 0 or 1 and ``q`` differs from it.
     """
-    check_probability("q", q, open_interval=False)
-    check_probability("p", p, open_interval=False)
+    checks.unit_interval("q", q)
+    checks.unit_interval("p", p)
     return _kl(*_as_float(q, p))
 
 
@@ -99,8 +95,8 @@ def kl_inv_upper(q: ArrayLike, c: ArrayLike, num_iters: int | None = None) -> ja
     Raises:
       ValueError: if ``q`` is outside [0, 1] or ``c`` is negative (checked when the values are concrete).
     """
-    check_probability("q", q, open_interval=False)
-    check_nonnegative("c", c)
+    checks.unit_interval("q", q)
+    checks.nonnegative("c", c)
     q, c = _as_float(q, c)
     return _bisect_upper(q, c, num_iters or _default_iters(q.dtype))
 

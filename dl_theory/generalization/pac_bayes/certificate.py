@@ -1,18 +1,13 @@
-r"""Risk certificates for a Gaussian stochastic network (Pérez-Ortiz et al., 2021, Sec. 4; Langford &
-Caruana, 2001).
+r"""Risk certificates for a Gaussian stochastic network (Pérez-Ortiz et al., 2021, Sec. 4; Langford & Caruana, 2001).
 
-The empirical risk :math:`\hat R_S(Q) = \mathbb E_{\theta\sim Q}\hat R_S(\theta)` is an expectation over
-networks,
-so it is estimated from :math:`m` sampled networks, :math:`\hat R_{S,m} = \frac1m\sum_j \hat R_S(\theta_j)`.
-Each
-term lies in [0, 1], so (Langford & Caruana, 2001, "(Not) bounding the true error", Theorem 2.5) with
-probability at
-least :math:`1-\delta'` over the sampling,
+The empirical risk :math:`\hat R_S(Q) = \mathbb E_{\theta\sim Q}\hat R_S(\theta)` is an expectation over networks, so it
+is estimated from :math:`m` sampled networks, :math:`\hat R_{S,m} = \frac1m\sum_j \hat R_S(\theta_j)`. Each term lies in
+[0, 1], so (Langford & Caruana, 2001, "(Not) bounding the true error", Theorem 2.5) with probability at least
+:math:`1-\delta'` over the sampling,
 
 .. math:: \hat R_S(Q) \le \mathrm{kl}^{-1}\big(\hat R_{S,m},\, \ln(2/\delta')/m\big) =: \bar R .
 
-Plugging :math:`\bar R` into the Seeger/Maurer bound (monotone in its first argument) gives, with
-probability at least
+Plugging :math:`\bar R` into the Seeger/Maurer bound (monotone in its first argument) gives, with probability at least
 :math:`1-\delta-\delta'`,
 
 .. math:: R(Q) \le \mathrm{kl}^{-1}\big(\bar R,\, (\mathrm{KL}(Q\|P) + \ln(2\sqrt n/\delta))/n\big).
@@ -27,18 +22,16 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from dl_theory.generalization.pac_bayes._checks import check_count, check_delta, check_nonnegative, check_probability
+from dl_theory import checks, losses
 from dl_theory.generalization.pac_bayes.binary_kl import kl_inv_upper
-from dl_theory.generalization.pac_bayes.bounds import maurer_complexity, pinsker_bound
-from dl_theory.generalization.pac_bayes.objective import zero_one_loss
+from dl_theory.generalization.pac_bayes.bounds import confidence, maurer_complexity, pinsker_bound
 from dl_theory.generalization.pac_bayes.posterior import DiagGaussian, kl_divergence, sample_params
 from dl_theory.typing import ApplyFn
 
 
 @dataclass(frozen=True)
 class Certificate:
-    r"""Every term of a PAC-Bayes risk certificate (holds with probability at least ``1 - delta -
-    delta_prime``).
+    r"""Every term of a PAC-Bayes risk certificate (holds with probability at least ``1 - delta - delta_prime``).
 
     Attributes:
       risk_bound: the certified upper bound on the true risk :math:`R(Q)`.
@@ -71,10 +64,9 @@ class Certificate:
 
 
 def sampling_bound(emp_risk_mc: ArrayLike, num_samples: int, delta_prime: float) -> jax.Array:
-    r"""Upper bound :math:`\mathrm{kl}^{-1}(\hat R_{S,m}, \ln(2/\delta')/m)` on the posterior's empirical
-    risk."""
-    check_probability("emp_risk_mc", emp_risk_mc, open_interval=False)
-    m, delta_prime = check_count("num_samples", num_samples), check_delta("delta_prime", delta_prime)
+    r"""Upper bound :math:`\mathrm{kl}^{-1}(\hat R_{S,m}, \ln(2/\delta')/m)` on the posterior's empirical risk."""
+    checks.unit_interval("emp_risk_mc", emp_risk_mc)
+    m, delta_prime = checks.count("num_samples", num_samples), confidence("delta_prime", delta_prime)
     return kl_inv_upper(emp_risk_mc, math.log(2 / delta_prime) / m)
 
 
@@ -87,10 +79,10 @@ def certificate_from_terms(
       ValueError: ``delta``/``delta_prime`` outside (0, 1), ``emp_risk_mc`` outside [0, 1] or a negative
         ``kl``.
     """
-    delta, delta_prime = check_delta("delta", delta), check_delta("delta_prime", delta_prime)
-    n, m = check_count("n", n), check_count("num_samples", num_samples)
-    check_probability("emp_risk_mc", emp_risk_mc, open_interval=False)
-    check_nonnegative("kl", kl)
+    delta, delta_prime = confidence("delta", delta), confidence("delta_prime", delta_prime)
+    n, m = checks.count("n", n), checks.count("num_samples", num_samples)
+    checks.unit_interval("emp_risk_mc", emp_risk_mc)
+    checks.nonnegative("kl", kl)
     emp_upper = float(sampling_bound(emp_risk_mc, m, delta_prime))
     complexity = float(maurer_complexity(kl, n, delta))
     return Certificate(
@@ -115,15 +107,14 @@ def sampled_risks(
     x_NxD: ArrayLike,
     y_N: ArrayLike,
     num_samples: int,
-    loss_fn: Callable[[jax.Array, jax.Array], jax.Array] = zero_one_loss,
+    loss_fn: Callable[[jax.Array, jax.Array], jax.Array] = losses.zero_one,
     chunk_size: int = 16,
 ) -> jax.Array:
-    r"""Empirical risks :math:`\hat R_S(\theta_j)` of ``num_samples`` networks drawn from ``posterior``,
-    shape ``(m,)``.
+    r"""Empirical risks :math:`\hat R_S(\theta_j)` of ``num_samples`` networks drawn from ``posterior``, shape ``(m,)``.
 
     Networks are evaluated ``chunk_size`` at a time (``lax.map``) to bound memory.
     """
-    m = check_count("num_samples", num_samples)
+    m = checks.count("num_samples", num_samples)
     keys = jax.random.split(key, m)
 
     @jax.jit
@@ -147,13 +138,13 @@ def certify(
     num_samples: int,
     delta: float = 0.025,
     delta_prime: float = 0.01,
-    loss_fn: Callable[[jax.Array, jax.Array], jax.Array] = zero_one_loss,
+    loss_fn: Callable[[jax.Array, jax.Array], jax.Array] = losses.zero_one,
 ) -> Certificate:
     """Risk certificate of ``posterior`` on the certificate split ``(x_NxD, y_N)`` (see the module docstring).
 
     The prior must be independent of ``(x_NxD, y_N)``; ``n`` is ``len(y_N)``.
     """
-    delta, delta_prime = check_delta("delta", delta), check_delta("delta_prime", delta_prime)
+    delta, delta_prime = confidence("delta", delta), confidence("delta_prime", delta_prime)
     risks = sampled_risks(key, posterior, apply_fn, x_NxD, y_N, num_samples, loss_fn)
     kl = float(kl_divergence(posterior, prior))
     return certificate_from_terms(float(jnp.mean(risks)), num_samples, kl, len(y_N), delta, delta_prime)

@@ -1,22 +1,18 @@
 r"""KL divergence between diagonal Gaussians over parameter pytrees.
 
 For :math:`Q = \mathcal N(\mu_q, \operatorname{diag}\sigma_q^2)` and
-:math:`P = \mathcal N(\mu_p, \operatorname{diag}\sigma_p^2)`
-on :math:`\mathbb R^d`,
+:math:`P = \mathcal N(\mu_p, \operatorname{diag}\sigma_p^2)` on :math:`\mathbb R^d`,
 
 .. math::
    \mathrm{KL}(Q\|P) = \frac12 \sum_{i=1}^d \Big[\frac{\sigma_{q,i}^2}{\sigma_{p,i}^2}
       + \frac{(\mu_{q,i}-\mu_{p,i})^2}{\sigma_{p,i}^2} - 1 + \ln\frac{\sigma_{p,i}^2}{\sigma_{q,i}^2}\Big].
 
 With an isotropic prior :math:`P = \mathcal N(\theta_0, \lambda I)` (:math:`\lambda` a *variance*) this is
-:math:`\frac12\sum_i[\sigma_i^2/\lambda + (\theta_i-\theta_{0,i})^2/\lambda - 1 + \ln(\lambda/\sigma_i^2)]`.
-The course notes write
-:math:`\sum_i[\ln(\lambda/\sigma_i) + (\sigma_i^2+\theta_i^2-1)/(2\lambda^2) - \tfrac12]`,
-which mixes up variance and standard deviation and misplaces the :math:`-1`; it is not a KL divergence (it
-is not even
-zero at :math:`Q = P`). See Dziugaite & Roy (2017), "Computing nonvacuous generalization bounds for deep
-(stochastic)
-neural networks", eq. (5).
+:math:`\frac12\sum_i[\sigma_i^2/\lambda + (\theta_i-\theta_{0,i})^2/\lambda - 1 + \ln(\lambda/\sigma_i^2)]`. The course
+notes write :math:`\sum_i[\ln(\lambda/\sigma_i) + (\sigma_i^2+\theta_i^2-1)/(2\lambda^2) - \tfrac12]`, which mixes up
+variance and standard deviation and misplaces the :math:`-1`; it is not a KL divergence (it is not even zero at
+:math:`Q = P`). See Dziugaite & Roy (2017), "Computing nonvacuous generalization bounds for deep (stochastic) neural
+networks", eq. (5).
 """
 
 from typing import Any
@@ -25,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from dl_theory.generalization.pac_bayes._checks import check_positive, check_same_tree
+from dl_theory import checks
 from dl_theory.typing import PyTree
 
 
@@ -45,15 +41,15 @@ def kl_diag_gaussians(mean_q: PyTree, var_q: PyTree, mean_p: PyTree, var_p: PyTr
     Raises:
       ValueError: mismatched trees or leaf shapes, or non-positive variances (checked when concrete).
     """
-    check_same_tree("mean_q", mean_q, "var_q", var_q)
-    check_same_tree("mean_q (posterior)", mean_q, "mean_p (prior)", mean_p)
+    checks.same_tree("mean_q", mean_q, "var_q", var_q)
+    checks.same_tree("mean_q (posterior)", mean_q, "mean_p (prior)", mean_p)
     if _is_scalar(var_p):
         var_p = jax.tree.map(lambda _: var_p, mean_p)
     else:
-        check_same_tree("mean_p", mean_p, "var_p", var_p)
+        checks.same_tree("mean_p", mean_p, "var_p", var_p)
     for name, tree in (("var_q", var_q), ("var_p", var_p)):
         for leaf in jax.tree.leaves(tree):
-            check_positive(name, leaf)
+            checks.positive(name, leaf)
     terms = jax.tree.map(_kl_terms, mean_q, var_q, mean_p, var_p)
     return 0.5 * sum(jnp.sum(t) for t in jax.tree.leaves(terms))
 

@@ -1,14 +1,12 @@
-r"""Training a Gaussian posterior by minimizing a PAC-Bayes bound (Pérez-Ortiz et al., 2021, "Tighter risk
-certificates for neural networks", JMLR 22(227)).
+r"""Training a Gaussian posterior by minimizing a PAC-Bayes bound (Pérez-Ortiz et al., 2021, "Tighter risk certificates
+for neural networks", JMLR 22(227)).
 
-The 0-1 loss has no useful gradient, so training minimizes the bound for a *surrogate* loss in [0, 1]: the
-bounded
-cross-entropy :math:`\ell = -\max(\ln p_y, \ln p_{\min})/\ln(1/p_{\min})`, which is a valid loss for the same
-bounds. Each step draws one network :math:`\tilde\theta\sim Q` by reparameterization, evaluates the minibatch
-surrogate risk (an unbiased estimate of :math:`\hat R`), and adds the exact :math:`\mathrm{KL}(Q\|P)`; ``n``
-is the
-size of the data the certificate will use. The certificate itself is computed afterwards on the 0-1 loss
-(:mod:`dl_theory.generalization.pac_bayes.certificate`).
+The 0-1 loss has no useful gradient, so training minimizes the bound for a *surrogate* loss in [0, 1]: the bounded
+cross-entropy :math:`\ell = -\max(\ln p_y, \ln p_{\min})/\ln(1/p_{\min})`
+(:func:`dl_theory.losses.bounded_cross_entropy`), which is a valid loss for the same bounds. Each step draws one network
+:math:`\tilde\theta\sim Q` by reparameterization, evaluates the minibatch surrogate risk (an unbiased estimate of
+:math:`\hat R`), and adds the exact :math:`\mathrm{KL}(Q\|P)`; ``n`` is the size of the data the certificate will use.
+The certificate itself is computed afterwards on the 0-1 loss (:mod:`dl_theory.generalization.pac_bayes.certificate`).
 """
 
 from collections.abc import Callable
@@ -17,31 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.typing import ArrayLike
 
-from dl_theory.generalization.pac_bayes._checks import check_count, check_delta, check_open_interval
-from dl_theory.generalization.pac_bayes.bounds import bound_objective
+from dl_theory import checks, losses
+from dl_theory.generalization.pac_bayes.bounds import bound_objective, confidence
 from dl_theory.generalization.pac_bayes.posterior import DiagGaussian, kl_divergence, sample_params
 from dl_theory.training import train
 from dl_theory.typing import ApplyFn, PyTree
 
 ObjectiveFn = Callable[[DiagGaussian, jax.Array, PyTree], tuple[jax.Array, dict[str, jax.Array]]]
-
-
-def bounded_cross_entropy(logits_NxC: ArrayLike, labels_N: ArrayLike, pmin: float = 1e-4) -> jax.Array:
-    r"""Per-example cross-entropy with probabilities clamped at ``pmin`` and scaled into [0, 1].
-
-    .. math:: \ell(x, y) = \frac{-\max(\ln \operatorname{softmax}(f(x))_y, \ln p_{\min})}{\ln(1/p_{\min})}.
-    """
-    check_open_interval("pmin", pmin, 0.0, 1.0)
-    log_probs_NxC = jax.nn.log_softmax(logits_NxC)
-    log_p_N = jnp.take_along_axis(log_probs_NxC, jnp.asarray(labels_N)[:, None], axis=1)[:, 0]
-    return jnp.clip(-jnp.maximum(log_p_N, jnp.log(pmin)) / jnp.log(1 / pmin), 0.0, 1.0)  # clip: rounding
-
-
-def zero_one_loss(logits_NxC: ArrayLike, labels_N: ArrayLike) -> jax.Array:
-    r"""Per-example 0-1 loss :math:`\mathbb 1[\arg\max_c f(x)_c \ne y]`."""
-    return (jnp.argmax(logits_NxC, axis=-1) != jnp.asarray(labels_N)).astype(jnp.result_type(logits_NxC))
 
 
 def make_objective(
@@ -65,16 +46,16 @@ def make_objective(
       kl_penalty: multiplies the KL (1 gives the bound; values < 1 are the "KL annealing" heuristic, not a
         bound).
     """
-    n, delta = check_count("n", n), check_delta("delta", delta)
+    n, delta = checks.count("n", n), confidence("delta", delta)
     bound_objective(objective, 0.5, 0.0, n, delta)  # validates the name
 
     def f(posterior: DiagGaussian, key: jax.Array, batch: PyTree) -> tuple[jax.Array, dict[str, jax.Array]]:
         x, y = batch
         logits = apply_fn(sample_params(key, posterior), x)
-        risk = jnp.mean(bounded_cross_entropy(logits, y, pmin))
+        risk = jnp.mean(losses.bounded_cross_entropy(logits, y, pmin))
         kl = kl_divergence(posterior, prior)
         value = bound_objective(objective, risk, kl_penalty * kl, n, delta)
-        return value, {"risk": risk, "kl": kl, "error": jnp.mean(zero_one_loss(logits, y))}
+        return value, {"risk": risk, "kl": kl, "error": jnp.mean(losses.zero_one(logits, y))}
 
     return f
 
@@ -101,8 +82,8 @@ def fit_posterior(
     Raises:
       FloatingPointError: if the objective became NaN/inf (naming the step and the last finite value).
     """
-    check_count("n_steps", n_steps)
-    check_count("batch_size", batch_size)
+    checks.count("n_steps", n_steps)
+    checks.count("batch_size", batch_size)
     data_key, noise_key = jax.random.split(key)
     posterior, history = train(lambda post, batch, k: objective_fn(post, k, batch)[0], posterior, optimizer, data,
                                n_steps=n_steps, batch_size=batch_size, key=data_key, noise_key=noise_key,

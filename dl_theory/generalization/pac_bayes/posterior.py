@@ -1,16 +1,12 @@
 r"""Diagonal Gaussian distributions over parameter pytrees: the stochastic network of PAC-Bayes training.
 
 A :class:`DiagGaussian` stores a mean pytree and an unconstrained pytree :math:`\rho` with standard deviation
-:math:`\sigma = \operatorname{softplus}(\rho) = \ln(1 + e^{\rho}) > 0` (Blundell et al., 2015, "Weight
-uncertainty in
+:math:`\sigma = \operatorname{softplus}(\rho) = \ln(1 + e^{\rho}) > 0` (Blundell et al., 2015, "Weight uncertainty in
 neural networks"). Sampling uses the reparameterization :math:`\tilde\theta = \mu + \sigma \odot \eta`,
-:math:`\eta \sim \mathcal N(0, I)`, so gradients flow to :math:`\mu` and :math:`\rho`. The same type serves
-as a prior:
-a *data-independent* prior centred at the random initialization (Dziugaite & Roy, 2017), or a
-*data-dependent* prior
-centred at weights learned on a held-out split (Parrado-Hernández et al., 2012; Pérez-Ortiz et al., 2021);
-in the latter
-case the bound's sample size counts only the examples not used for the prior.
+:math:`\eta \sim \mathcal N(0, I)`, so gradients flow to :math:`\mu` and :math:`\rho`. The same type serves as a
+prior: a *data-independent* prior centred at the random initialization (Dziugaite & Roy, 2017), or a *data-dependent*
+prior centred at weights learned on a held-out split (Parrado-Hernández et al., 2012; Pérez-Ortiz et al., 2021); in the
+latter case the bound's sample size counts only the examples not used for the prior.
 """
 
 from collections.abc import Callable
@@ -21,14 +17,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from dl_theory.generalization.pac_bayes._checks import check_positive, check_same_tree
+from dl_theory import checks
 from dl_theory.generalization.pac_bayes.gaussian_kl import kl_diag_gaussians
 from dl_theory.typing import ApplyFn, Params, PyTree
 
 
 class DiagGaussian(NamedTuple):
-    r""":math:`\mathcal N(\text{mean}, \operatorname{diag}\operatorname{softplus}(\rho)^2)` over a parameter
-    pytree."""
+    r""":math:`\mathcal N(\text{mean}, \operatorname{diag}\operatorname{softplus}(\rho)^2)` over a parameter pytree."""
 
     mean: Params
     rho: Params
@@ -36,7 +31,7 @@ class DiagGaussian(NamedTuple):
 
 def softplus_inverse(sigma: ArrayLike) -> jax.Array:
     r""":math:`\rho = \ln(e^{\sigma} - 1)`, computed stably as :math:`\sigma + \ln(1 - e^{-\sigma})`."""
-    check_positive("sigma", sigma)
+    checks.positive("sigma", sigma)
     sigma = jnp.asarray(sigma, jnp.result_type(sigma, float))
     return sigma + jnp.log(-jnp.expm1(-sigma))
 
@@ -49,11 +44,11 @@ def diag_gaussian(mean: Params, sigma: float | PyTree) -> DiagGaussian:
       sigma: a positive scalar (isotropic) or a pytree of positive standard deviations shaped like ``mean``.
     """
     if jax.tree_util.treedef_is_leaf(jax.tree.structure(sigma)) and np.ndim(sigma) == 0:
-        check_positive("sigma", sigma)
+        checks.positive("sigma", sigma)
         rho0 = softplus_inverse(sigma)
         rho = jax.tree.map(lambda m: jnp.full(jnp.shape(m), rho0, jnp.result_type(m)), mean)
     else:
-        check_same_tree("mean", mean, "sigma", sigma)
+        checks.same_tree("mean", mean, "sigma", sigma)
         rho = jax.tree.map(lambda m, s: softplus_inverse(s).astype(jnp.result_type(m)), mean, sigma)
     return DiagGaussian(mean=mean, rho=rho)
 
@@ -86,7 +81,7 @@ def kl_divergence(posterior: DiagGaussian, prior: DiagGaussian) -> jax.Array:
     Raises:
       ValueError: if the posterior and prior parameter trees (or leaf shapes) differ.
     """
-    check_same_tree("posterior.mean", posterior.mean, "prior.mean", prior.mean)
+    checks.same_tree("posterior.mean", posterior.mean, "prior.mean", prior.mean)
     return kl_diag_gaussians(posterior.mean, variance(posterior), prior.mean, variance(prior))
 
 
@@ -100,14 +95,13 @@ def stochastic_apply(apply_fn: ApplyFn) -> Callable[..., jax.Array]:
 
 
 def split_prior_certificate(key: jax.Array, n: int, prior_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Random disjoint index sets (prior split, certificate split) of sizes ``round(prior_fraction n)`` and
-    the rest.
+    """Random disjoint index sets (prior split, certificate split) of sizes ``round(prior_fraction n)`` and the rest.
 
     The prior may be learned on the first split only; a bound using that prior must take ``n`` = size of the
     second.
     """
     if not 0 <= prior_fraction < 1:
-        raise ValueError(f"prior_fraction must lie in [0, 1); got {prior_fraction!r}")
+        raise checks.fail("prior_fraction", "in [0, 1)", prior_fraction)
     perm = np.asarray(jax.random.permutation(key, n))
     n_prior = int(round(prior_fraction * n))
     return np.sort(perm[:n_prior]), np.sort(perm[n_prior:])
