@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from dl_theory import stax
 from dl_theory.models import cnn, mlp
 
 
@@ -63,3 +64,19 @@ def test_cnn_shapes_and_errors(key):
         mlp((4,), activation="softplus")
     with pytest.raises(ValueError, match="hidden"):
         mlp((0,))
+
+
+def test_cnn_per_layer_filters_and_strides_match_the_stax_layers(key):
+    kw = dict(W_std=1.0, b_std=0.0, parameterization="standard")
+    init_fn, apply_fn, _ = cnn((6, 4), out_dim=2, filter_shape=((9,), (3,)), strides=((2,), (1,)), activation="erf",
+                               **kw)
+    ref_init, ref_apply, _ = stax.serial(stax.Conv(6, (9,), (2,), "SAME", **kw), stax.Erf(),
+                                         stax.Conv(4, (3,), (1,), "SAME", **kw), stax.Erf(), stax.GlobalAvgPool(),
+                                         stax.Dense(2, **kw))
+    x = jax.random.normal(key, (3, 40, 1))
+    _, params = init_fn(jax.random.key(1), x.shape)
+    _, ref_params = ref_init(jax.random.key(1), x.shape)
+    np.testing.assert_array_equal(apply_fn(params, x), ref_apply(ref_params, x))
+    assert params[0][0].shape == (9, 1, 6)
+    with pytest.raises(ValueError, match="one per convolution"):
+        cnn((6, 4), filter_shape=((9,), (3,), (3,)))
