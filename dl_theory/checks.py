@@ -30,9 +30,11 @@ def fail(name: str, expected: str, got: Any) -> ValueError:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return repr(value.item())
     if isinstance(value, np.ndarray):
         return str(value.ravel()[:5].tolist()) + (" ..." if value.size > 5 else "")
-    return repr(value) if not isinstance(value, str) else value
+    return repr(value)
 
 
 def concrete(x: Any) -> np.ndarray | None:
@@ -133,8 +135,8 @@ def same_tree(name_a: str, a: Any, name_b: str, b: Any) -> None:
     """Pytrees ``a`` and ``b`` have the same structure and leaf shapes."""
     struct_a, struct_b = jax.tree.structure(a), jax.tree.structure(b)
     if struct_a != struct_b:
-        raise fail(f"{name_a} and {name_b}", "pytrees of the same structure", f"{struct_a} and {struct_b}")
+        raise ValueError(f"{name_a} and {name_b} must be pytrees of the same structure, got {struct_a} and {struct_b}")
     for (path, leaf_a), leaf_b in zip(jax.tree_util.tree_leaves_with_path(a), jax.tree.leaves(b), strict=True):
         if np.shape(leaf_a) != np.shape(leaf_b):
-            raise fail(f"{name_a} and {name_b} leaf {jax.tree_util.keystr(path)}", "of the same shape",
-                       f"{np.shape(leaf_a)} and {np.shape(leaf_b)}")
+            raise ValueError(f"{name_a} and {name_b} leaf {jax.tree_util.keystr(path)} must be of the same shape, "
+                             f"got {np.shape(leaf_a)} and {np.shape(leaf_b)}")

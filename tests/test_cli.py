@@ -14,6 +14,7 @@ import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import matplotlib
 
@@ -21,13 +22,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from dl_theory.experiment import (  # noqa: E402
-    Claim,
-    Experiment,
-    Result,
-    cli,  # noqa: E402
-    registry,  # noqa: E402
-)
+from dl_theory import checks  # noqa: E402
+from dl_theory.experiment import Claim, Experiment, Result, cli, registry  # noqa: E402
 
 FAKE_ID = "fake-experiment"
 OTHER_ID = "other-experiment"
@@ -36,10 +32,10 @@ OTHER_ID = "other-experiment"
 @dataclass(frozen=True)
 class FakeConfig:
     seed: int = 0
-    n_trials: int = 10
-    scale: float = 1.5
+    n_trials: Annotated[int, checks.at_least(3)] = 10
+    scale: Annotated[float, checks.positive] = 1.5
     fail: bool = False
-    widths: tuple[int, ...] = (1, 2)
+    widths: Annotated[tuple[int, ...], checks.each(checks.count)] = (1, 2)
 
     @classmethod
     def quick(cls) -> "FakeConfig":
@@ -140,6 +136,21 @@ def test_wrong_value_type(fake_registry, capsys, tmp_path, pair, expected):
     assert pair.split("=")[0] in line and expected in line
 
 
+@pytest.mark.parametrize("pair, expected", [
+    ("n_trials=-3", "n_trials must be an integer >= 3, got -3"),
+    ("n_trials=2", "n_trials must be an integer >= 3, got 2"),
+    ("scale=0", "scale must be > 0, got 0.0"),
+    ("scale=nan", "scale must be > 0, got nan"),
+    ("widths=", "widths must be a non-empty sequence, got ()"),
+    ("widths=4,0", "widths[1] must be an integer >= 1, got 0"),
+])
+def test_value_outside_its_domain(fake_registry, capsys, tmp_path, pair, expected):
+    """Config domains are checked before any work: one line naming the key, the expected and the got; no files."""
+    line = _usage_error(capsys, ["run", FAKE_ID, "--out", str(tmp_path / "out"), "--set", pair])
+    assert line == f"dl-theory: error: {expected}"
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 @pytest.mark.parametrize("pair", ["n_trials", "=3"])
 def test_set_without_key_value(fake_registry, capsys, tmp_path, pair):
     line = _usage_error(capsys, ["run", FAKE_ID, "--out", str(tmp_path), "--set", pair])
@@ -178,6 +189,7 @@ def test_run_writes_png_and_json(fake_registry, capsys, tmp_path):
     assert (out / f"{FAKE_ID}.png").read_bytes().startswith(b"\x89PNG")
     record = json.loads((out / f"{FAKE_ID}.json").read_text())
     assert record["experiment"] == FAKE_ID and record["preset"] == "quick"
+    assert record["command"] == f"dl-theory run {FAKE_ID} --quick --seed 7 --set scale=0.25 --set widths=3,4,5"
     assert record["config"] == {"seed": 7, "n_trials": 3, "scale": 0.25, "fail": False, "widths": [3, 4, 5]}
     assert record["metrics"] == {"n_trials": 3, "seed": 7}
     assert [c["id"] for c in record["claims"]] == ["sum-of-widths", "passes-unless-fail"]
@@ -213,6 +225,33 @@ def test_reproduce_writes_the_gallery(fake_registry, capsys, tmp_path):
     assert f"| {FAKE_ID} | passes-unless-fail | 0 <= 1 unless fail is set | 1 | 0 | 0 | yes |" in rows
     assert f"![{FAKE_ID}]({FAKE_ID}.png)" in readme and f"![{OTHER_ID}]({OTHER_ID}.png)" in readme
     assert "quick preset" in readme
+
+
+def test_gallery_rebuilds_the_readme_without_running(fake_registry, capsys, tmp_path):
+    assert cli.main(["run", FAKE_ID, "--out", str(tmp_path)]) == 0
+    assert cli.main(["gallery", "--out", str(tmp_path)]) == 0
+    readme = (tmp_path / "README.md").read_text()
+    assert "1 experiments, 2/2 claims pass" in readme and f"Reproduce with `dl-theory run {FAKE_ID}`." in readme
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", f"{FAKE_ID}.json", f"{FAKE_ID}.png"]
+    capsys.readouterr()
+    _usage_error(capsys, ["gallery", "--out", str(tmp_path / "missing")])
+
+
+def test_reproduce_quick_writes_to_runs_quick_by_default(fake_registry, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["reproduce", "--quick", "--only", FAKE_ID]) == 0
+    assert (tmp_path / "runs" / "quick" / f"{FAKE_ID}.json").is_file()
+    assert not (tmp_path / "paper_figures").exists()
+
+
+def test_list_imports_neither_jax_nor_the_experiments():
+    """``dl-theory list`` reads the experiments' sources: it stays fast because nothing heavy is imported."""
+    code = ("import sys; from dl_theory.experiment import cli; cli.main(['list']); "
+            "heavy = [m for m in sys.modules if m == 'jax' or m.startswith('experiments.')]; "
+            "sys.exit(f'imported: {heavy}' if heavy else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "§1 Connectionism" in done.stdout
 
 
 def test_reproduce_reports_failed_claims(fake_registry, capsys, tmp_path, monkeypatch):

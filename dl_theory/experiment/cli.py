@@ -1,7 +1,9 @@
-"""The ``dl-theory`` command: ``list``, ``run``, ``reproduce`` and ``bench``.
+"""The ``dl-theory`` command: ``list``, ``run``, ``reproduce``, ``gallery`` and ``bench``.
 
-Bad input (an unknown id or ``--set`` key, a value of the wrong type, an output folder that cannot be written) gets a
-one-line error and exit status 2; a run whose claims fail exits with status 1 and names them.
+Bad input (an unknown id or ``--set`` key, a value of the wrong type or outside its field's domain, an output folder
+that cannot be written) gets a one-line error and exit status 2, before any work is done; a run whose claims fail exits
+with status 1 and names them. ``reproduce --quick`` writes to the git-ignored ``runs/quick`` by default, so that it
+never rewrites the committed full-preset gallery in ``paper_figures/``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ EXIT_FAILED_CLAIMS = 1
 EXIT_USAGE = 2
 
 
+QUICK_OUT, FULL_OUT = Path("runs/quick"), Path("paper_figures")
+
+
 class UsageError(Exception):
     """Bad command-line input: reported in one line, exit status 2."""
 
@@ -46,12 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--only", nargs="+", default=None, metavar="ID")
     _common(reproduce, default_out=None)
 
+    gallery = sub.add_parser("gallery", help="rebuild <out>/README.md from the result files already there")
+    gallery.add_argument("--out", type=Path, default=FULL_OUT, help=f"result folder (default: {FULL_OUT})")
+
     bench = sub.add_parser("bench", help="run a benchmark from experiments/benchmarks")
     bench.add_argument("name", nargs="?", help="benchmark module name; omit to list them")
     return parser
-
-
-QUICK_OUT, FULL_OUT = Path("runs/quick"), Path("paper_figures")
 
 
 def _common(parser: argparse.ArgumentParser, default_out: str | None) -> None:
@@ -153,21 +158,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    experiments = registry.experiments()
-    chosen = [registry.get(i) for i in args.only] if args.only else list(experiments.values())
+    chosen = [registry.get(i) for i in args.only] if args.only else list(registry.experiments().values())
     out = _writable(args.out or (QUICK_OUT if args.quick else FULL_OUT))
-    from dl_theory.experiment import results
     from dl_theory.training import progress
 
     failed: list[str] = []
     for exp in progress(chosen, desc="experiments"):
         cfg = exp.make_config(quick=args.quick)
         failed += _failed(_run_one(exp, cfg, out, args.quick, args.resume))
-    gallery = results.write_gallery(out, {i: e.description for i, e in experiments.items()})
-    print(f"\nwrote {gallery}")
+    print(f"\nwrote {_write_gallery(out)}")
     if failed:
         print(f"failed claims: {', '.join(failed)}", file=sys.stderr)
         return EXIT_FAILED_CLAIMS
+    return 0
+
+
+def _write_gallery(out: Path) -> Path:
+    from dl_theory.experiment import results
+
+    return results.write_gallery(out, {i: e.description for i, e in registry.catalog().items()})
+
+
+def _cmd_gallery(args: argparse.Namespace) -> int:
+    if not args.out.is_dir():
+        raise UsageError(f"no result folder {str(args.out)!r}")
+    print(f"wrote {_write_gallery(_writable(args.out))}")
     return 0
 
 
@@ -187,7 +202,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"list": lambda: _cmd_list(), "run": lambda: _cmd_run(args),
-                "reproduce": lambda: _cmd_reproduce(args), "bench": lambda: _cmd_bench(args)}
+                "reproduce": lambda: _cmd_reproduce(args), "gallery": lambda: _cmd_gallery(args),
+                "bench": lambda: _cmd_bench(args)}
     try:
         return commands[args.command]()
     except (UsageError, ConfigError, registry.UnknownExperimentError) as error:

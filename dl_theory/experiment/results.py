@@ -146,7 +146,8 @@ def write_gallery(out_dir: Path, descriptions: dict[str, str]) -> Path:
     for r in records:
         lines += [f"## {r['experiment']}", "", descriptions.get(r["experiment"], ""), "",
                   f"{r.get('preset', 'full')} preset, {r['seconds']:.1f} s on {r['env']['backend']}, "
-                  f"jax {r['env']['jax']}, commit {r['env']['git']}.", ""]
+                  f"jax {r['env']['jax']}, commit {r['env']['git']}."
+                  + (f" Reproduce with `{r['command']}`." if r.get("command") else ""), ""]
         lines += [f"![{r['experiment']}]({png})" for png in r["figures"]] + [""]
     path = Path(out_dir) / GALLERY
     write_text(path, "\n".join(lines))
