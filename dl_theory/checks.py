@@ -119,12 +119,14 @@ def scalar(name: str, value: Any) -> float:
     return float(value)
 
 
-def each(check: Check) -> Check:
-    """A check that ``value`` is a non-empty sequence whose entries ``name[i]`` all pass ``check``."""
+def each(check: Check, *, min_length: int = 1) -> Check:
+    """A check that ``value`` is a sequence of at least ``min_length`` (default 1: non-empty) entries ``name[i]`` that
+    all pass ``check`` (e.g. ``min_length=3`` for the sizes of a slope fit)."""
+    expected = "a non-empty sequence" if min_length <= 1 else f"a sequence of >= {min_length} entries"
 
     def check_each(name: str, value: Any) -> None:
-        if isinstance(value, str) or not hasattr(value, "__len__") or len(value) == 0:
-            raise fail(name, "a non-empty sequence", value)
+        if isinstance(value, str) or not hasattr(value, "__len__") or len(value) < max(min_length, 1):
+            raise fail(name, expected, value)
         for i, item in enumerate(value):
             check(f"{name}[{i}]", item)
 
