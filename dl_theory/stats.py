@@ -1,7 +1,9 @@
-"""Small statistics used by claims: Monte-Carlo standard errors, z-scores and power-law fits."""
+"""Small statistics used by claims: standard errors, z-scores, power-law fits and the 1-D Wasserstein distance."""
 
 import numpy as np
 from jax.typing import ArrayLike
+
+from dl_theory import checks
 
 
 def proportion_stderr(p: ArrayLike, n_trials: int) -> np.ndarray:
@@ -21,3 +23,43 @@ def loglog_slope(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
     r"""Least-squares fit :math:`\log y = a \log x + b`; returns ``(a, b)``."""
     slope, intercept = np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)
     return float(slope), float(intercept)
+
+
+def wasserstein1(nodes_a: ArrayLike, weights_a: ArrayLike | None, nodes_b: ArrayLike,
+                 weights_b: ArrayLike | None) -> float:
+    r"""The exact Wasserstein-1 distance between two weighted point sets on the real line.
+
+    Each set :math:`\{(x_i, w_i)\}` is the discrete measure :math:`\mu = \sum_i w_i \delta_{x_i} / \sum_i w_i`
+    (``None`` weights: uniform). On the line the optimal coupling is monotone, so
+    :math:`W_1(\mu, \nu) = \int_{\mathbb R} |F_\mu(t) - F_\nu(t)|\,dt` (Vallender 1974), where the CDFs are step
+    functions: the integral is a finite sum over the merged, sorted nodes, :math:`\sum_k |F_\mu - F_\nu|(t_k)
+    (t_{k+1} - t_k)`, computed in :math:`O((n_a + n_b)\log(n_a + n_b))`. Same value as
+    ``scipy.stats.wasserstein_distance``.
+
+    Raises:
+        ValueError: if a set is empty or not 1-D, its weights do not match its nodes, are negative or sum to 0.
+    """
+    nodes_a, weights_a = _weighted_points("a", nodes_a, weights_a)
+    nodes_b, weights_b = _weighted_points("b", nodes_b, weights_b)
+    x = np.concatenate([nodes_a, nodes_b])
+    w = np.concatenate([weights_a, -weights_b])
+    order = np.argsort(x, kind="stable")
+    cdf_gap = np.cumsum(w[order])[:-1]
+    return float(np.sum(np.abs(cdf_gap) * np.diff(x[order])))
+
+
+def _weighted_points(name: str, nodes: ArrayLike, weights: ArrayLike | None) -> tuple[np.ndarray, np.ndarray]:
+    """Finite 1-D ``nodes`` and their weights normalised to sum to one."""
+    nodes = np.asarray(nodes, np.float64)
+    if nodes.ndim != 1 or nodes.size == 0:
+        raise checks.fail(f"nodes_{name}", "a non-empty 1-D array", f"shape {nodes.shape}")
+    checks.finite(f"nodes_{name}", nodes)
+    if weights is None:
+        return nodes, np.full(nodes.size, 1.0 / nodes.size)
+    weights = np.asarray(weights, np.float64)
+    if weights.shape != nodes.shape:
+        raise checks.fail(f"weights_{name}", f"of the shape of nodes_{name} {nodes.shape}", f"shape {weights.shape}")
+    checks.nonnegative(f"weights_{name}", weights)
+    checks.finite(f"weights_{name}", weights)
+    checks.positive(f"sum(weights_{name})", weights.sum())
+    return nodes, weights / weights.sum()
