@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from dl_theory.experiment.config import ConfigError, make_config
 from dl_theory.generalization.pac_bayes import binary_kl
 from experiments.generalization import pac_bayes_certificate as exp
 
@@ -30,3 +31,16 @@ def test_shrunk_run_is_consistent():
     by_id = {c.id: c for c in result.claims}
     assert by_id["kl-zero-at-prior"].passed and by_id["kl-inversion-tighter-than-pinsker"].passed
     assert by_id["kl-closed-form-vs-monte-carlo"].passed
+
+
+@pytest.mark.parametrize("key, value", [("delta", "1.5"), ("delta_prime", "0"), ("steps", "0"), ("mc_samples", "-3"),
+                                        ("tasks", ""), ("tasks", "cifar"), ("random_label_tasks", "digits,mnist2d"),
+                                        ("objective", "fbogus"), ("prior_fraction", "1.0"), ("kl_mc_samples", "1"),
+                                        ("lr", "0"), ("mnist1d_train", "50")])
+def test_bad_config_values_are_rejected(key, value):
+    with pytest.raises(ConfigError, match=key):
+        make_config(exp.Config, quick=True, overrides={key: value})
+
+
+def test_empty_random_label_tasks_is_allowed():
+    assert make_config(exp.Config, quick=True, overrides={"random_label_tasks": ""}).random_label_tasks == ()

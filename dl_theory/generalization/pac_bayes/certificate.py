@@ -14,6 +14,7 @@ Plugging :math:`\bar R` into the Seeger/Maurer bound (monotone in its first argu
 """
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,16 +116,18 @@ def sampled_risks(
     Networks are evaluated ``chunk_size`` at a time (``lax.map``) to bound memory.
     """
     m = checks.count("num_samples", num_samples)
-    keys = jax.random.split(key, m)
+    return _risks(jax.random.split(key, m), posterior, jnp.asarray(x_NxD), jnp.asarray(y_N), apply_fn, loss_fn,
+                  chunk_size)
 
-    @jax.jit
-    def risks(keys, posterior, x, y):
-        def risk(k):
-            return jnp.mean(loss_fn(apply_fn(sample_params(k, posterior), x), y))
 
-        return jax.lax.map(risk, keys, batch_size=chunk_size)
+@functools.partial(jax.jit, static_argnames=("apply_fn", "loss_fn", "chunk_size"))
+def _risks(keys: jax.Array, posterior: DiagGaussian, x_NxD: jax.Array, y_N: jax.Array, apply_fn: ApplyFn,
+           loss_fn: Callable[[jax.Array, jax.Array], jax.Array], chunk_size: int) -> jax.Array:
+    # module-level jit keyed on (apply_fn, loss_fn): repeated calls with the same model and shapes compile once
+    def risk(k: jax.Array) -> jax.Array:
+        return jnp.mean(loss_fn(apply_fn(sample_params(k, posterior), x_NxD), y_N))
 
-    return risks(keys, posterior, jnp.asarray(x_NxD), jnp.asarray(y_N))
+    return jax.lax.map(risk, keys, batch_size=chunk_size)
 
 
 def certify(
