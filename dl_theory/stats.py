@@ -63,3 +63,26 @@ def _weighted_points(name: str, nodes: ArrayLike, weights: ArrayLike | None) -> 
     checks.finite(f"weights_{name}", weights)
     checks.positive(f"sum(weights_{name})", weights.sum())
     return nodes, weights / weights.sum()
+
+
+def loglog_slope_stderr(x_B: ArrayLike, samples_RxB: ArrayLike, *, reduce=np.mean, n_boot: int = 400,
+                        seed: int = 0) -> float:
+    r"""Bootstrap standard error of the log-log slope of a statistic of independent repeats against ``x_B``.
+
+    Column :math:`b` of ``samples_RxB`` holds :math:`R` independent measurements at :math:`x_b`; the fitted slope is
+    that of :math:`\log \text{reduce}(\text{samples}_{\cdot b})` against :math:`\log x_b` (:func:`loglog_slope`). Its
+    standard error is the standard deviation of the slope over ``n_boot`` resamplings of the rows with replacement
+    (Efron & Tibshirani, 1993, ch. 6), which needs no model of how the noise enters the fit.
+
+    Args:
+      x_B: the ``B`` abscissae (positive).
+      samples_RxB: ``R`` repeats (rows) at each abscissa (columns); positive statistics.
+      reduce: ``reduce(samples_RxB, axis=0) -> (B,)``, e.g. ``np.mean`` or a root mean square.
+      n_boot: bootstrap resamplings.
+      seed: seed of the resampling.
+    """
+    samples_RxB = np.asarray(samples_RxB, float)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(samples_RxB), size=(n_boot, len(samples_RxB)))
+    slopes = [loglog_slope(x_B, reduce(samples_RxB[p], axis=0))[0] for p in picks]
+    return float(np.std(slopes, ddof=1))

@@ -1,56 +1,28 @@
-"""dl_theory.stats.wasserstein1: the exact 1-D W1 vs scipy and closed forms."""
+"""stats: standard errors and log-log slopes against closed forms."""
 
 import numpy as np
-import pytest
-import scipy.stats
 
-from dl_theory import stats
+from dl_theory.stats import loglog_slope, loglog_slope_stderr, mean_and_stderr
 
 
-def test_wasserstein1_of_shifted_point_masses():
-    assert stats.wasserstein1([0.0], [1.0], [0.3], [1.0]) == pytest.approx(0.3, rel=1e-15)
+def test_loglog_slope_of_an_exact_power_law():
+    x = np.array([10.0, 20.0, 40.0, 80.0])
+    slope, intercept = loglog_slope(x, 3.0 * x**-0.5)
+    np.testing.assert_allclose([slope, intercept], [-0.5, np.log(3.0)], rtol=1e-12)
+    assert loglog_slope_stderr(x, np.tile(3.0 * x**-0.5, (50, 1))) < 1e-12  # identical repeats: rounding only
 
 
-def test_wasserstein1_of_a_shift_is_the_shift():
-    # Translating a measure by c moves every unit of mass by c: W1 = |c|, whatever the measure.
+def test_bootstrap_slope_stderr_matches_the_delta_method():
+    # y_rb = c x_b^a (1 + s z_rb): the slope of log(mean) is linear in the log-means, each with standard error
+    # s / sqrt(R), so SE(slope) = (s / sqrt(R)) sqrt(sum_b w_b^2) with OLS weights w_b = (u_b - mean u) / S_uu.
     rng = np.random.default_rng(0)
-    x, w = rng.normal(size=50), rng.uniform(size=50)
-    assert stats.wasserstein1(x, w, x + 0.7, w) == pytest.approx(0.7, rel=1e-12)
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_wasserstein1_matches_scipy(seed):
-    rng = np.random.default_rng(seed)
-    na, nb = rng.integers(1, 40, size=2)
-    a, b = rng.normal(size=na), rng.standard_t(3, size=nb) + 0.5
-    wa, wb = rng.uniform(size=na), rng.exponential(size=nb)
-    expected = scipy.stats.wasserstein_distance(a, b, wa, wb)
-    assert stats.wasserstein1(a, wa, b, wb) == pytest.approx(expected, rel=1e-12, abs=1e-15)
-    # Unnormalised weights describe the same measures; None is the uniform measure.
-    assert stats.wasserstein1(a, 3 * wa, b, wb) == pytest.approx(expected, rel=1e-12, abs=1e-15)
-    assert stats.wasserstein1(a, None, b, None) == pytest.approx(scipy.stats.wasserstein_distance(a, b),
-                                                                 rel=1e-12, abs=1e-15)
-
-
-def test_wasserstein1_with_ties_and_zero_weights():
-    a, wa = np.array([0.0, 1.0, 1.0, 2.0]), np.array([0.25, 0.25, 0.0, 0.5])
-    b, wb = np.array([1.0, 1.0, 3.0]), np.array([0.5, 0.25, 0.25])
-    assert stats.wasserstein1(a, wa, b, wb) == pytest.approx(scipy.stats.wasserstein_distance(a, b, wa, wb),
-                                                             rel=1e-12)
-    assert stats.wasserstein1(a, wa, a, wa) == 0.0
-
-
-@pytest.mark.parametrize(
-    ("args", "match"),
-    [
-        (([], None, [1.0], None), "nodes_a must be a non-empty 1-D array"),
-        (([[1.0]], None, [1.0], None), "nodes_a must be a non-empty 1-D array"),
-        (([1.0], None, [np.nan], None), "nodes_b must be finite"),
-        (([1.0, 2.0], [1.0], [1.0], None), "weights_a must be of the shape"),
-        (([1.0, 2.0], [1.0, -0.5], [1.0], None), "weights_a must be >= 0"),
-        (([1.0], None, [1.0, 2.0], [0.0, 0.0]), r"sum\(weights_b\) must be > 0"),
-    ],
-)
-def test_wasserstein1_rejects_bad_point_sets(args, match):
-    with pytest.raises(ValueError, match=match):
-        stats.wasserstein1(*args)
+    x, repeats, s = np.array([25.0, 50.0, 100.0, 200.0, 400.0]), 4000, 0.2
+    samples = 2.0 * x**-0.5 * (1 + s * rng.standard_normal((repeats, len(x))))
+    u = np.log(x)
+    w = (u - u.mean()) / np.sum((u - u.mean()) ** 2)
+    expected = s / np.sqrt(repeats) * np.sqrt(np.sum(w**2))
+    n_boot = 400
+    # the bootstrap standard deviation of n_boot slopes has relative standard error ~ 1/sqrt(2 n_boot)
+    np.testing.assert_allclose(loglog_slope_stderr(x, samples, n_boot=n_boot), expected, rtol=4 / np.sqrt(2 * n_boot))
+    mean, se = mean_and_stderr(samples)
+    np.testing.assert_allclose(se / mean, s / np.sqrt(repeats), rtol=0.1)
