@@ -5,7 +5,9 @@ import itertools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from dl_theory.experiment.config import ConfigError, make_config
 from dl_theory.generalization.rademacher import (
     l1_massart_bound,
     l2_lower_bound,
@@ -34,10 +36,25 @@ def test_exact_enumeration_lies_between_the_bounds(key):
 
 
 def test_shrunk_run():
-    cfg = exp.Config(ns=(20, 80, 320), draws=500, noise_n=60, width=256, noise_steps=400)
+    cfg = exp.Config(ns=(20, 80, 320), draws=500, slope_draws=200, noise_n=60, width=256, noise_steps=400)
     result = exp.run(cfg)
     by_id = {c.id: c for c in result.claims}
     for name in ("l2-below-jensen-bound", "l2-above-khintchine-bound", "l1-below-massart",
-                 "wide-net-fits-random-labels"):
+                 "wide-net-fits-random-labels", "n-to-the-minus-half"):
         assert by_id[name].passed, by_id[name]
     assert -0.6 < result.metrics["slope"] < -0.4
+
+
+def test_expected_complexity_closed_form_matches_a_direct_average():
+    # E||g|| for g ~ N(0, I_d) by Monte Carlo vs sqrt(2) Gamma((d+1)/2) / Gamma(d/2)
+    g = np.random.default_rng(0).standard_normal((200000, 5))
+    norms = np.linalg.norm(g, axis=1)
+    value = float(exp.expected_l2_complexity(np.array([1.0]), 5, 1.0)[0])
+    assert abs(norms.mean() - value) < 4 * norms.std() / np.sqrt(len(norms))
+
+
+@pytest.mark.parametrize("key, value", [("ns", "25,50"), ("ns", "25,25,50"), ("ns", "1,5,10"), ("draws", "1"),
+                                        ("bound", "0"), ("d", "0"), ("noise_steps", "-3"), ("slope_draws", "5")])
+def test_bad_config_values_are_rejected(key, value):
+    with pytest.raises(ConfigError, match=key):
+        make_config(exp.Config, quick=True, overrides={key: value})
