@@ -129,8 +129,10 @@ def test_bad_inputs_raise():
         cv.strongly_convex_rate(3, 0.0, 0.1, 1.0)
     with pytest.raises(ValueError, match="eta must be > 0"):
         cv.gradient_descent(lambda x: jnp.sum(x**2), jnp.ones(2), -0.1, 3)
-    with pytest.raises(ValueError, match="mu must satisfy"):
+    with pytest.raises(ValueError, match="L - mu must be >= 0, got -1.0"):
         cv.step_size_strongly_convex(1.0, 2.0)
+    with pytest.raises(ValueError, match="mu must be >= 0, got -0.5"):
+        cv.step_size_strongly_convex(1.0, -0.5)
     with pytest.raises(ValueError, match="eta must be < 2/L"):
         cv.pl_rate(3, 0.5, 0.1, 4.0, 1.0)
     with pytest.raises(ValueError, match="scalar"):

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from dl_theory.models.classical.hopfield import energy, hebbian_weights, is_fixed_point, retrieve
+from dl_theory.models.classical.hopfield import (
+    energy,
+    hebbian_fixed_points,
+    hebbian_weights,
+    is_fixed_point,
+    retrieve,
+    retrieve_hebbian,
+)
 from dl_theory.models.classical.max_margin import is_separable, max_margin
 from dl_theory.models.classical.perceptron import margins, perceptron, with_bias
 from dl_theory.theory.perceptron import novikoff_bound
@@ -243,3 +250,35 @@ def test_is_fixed_point():
             assert bool(is_fixed_point(w, x)) == _fixed_by_brute_force(w, x)
     w = np.zeros((3, 3), np.int32)  # zero fields keep every unit: everything is fixed
     assert bool(is_fixed_point(w, np.array([1, -1, 1])))
+
+
+@pytest.mark.parametrize("n,s,flip", [(40, 6, 0.3), (60, 12, 0.1), (50, 1, 0.4)])
+def test_retrieve_hebbian_equals_weight_matrix_dynamics(n, s, flip):
+    """Same visiting order, same trajectory: final state, E(x0) and the energy after every update agree exactly."""
+    p = _patterns(10 + s, s + 2, n)
+    mask = np.arange(s + 2) < s
+    x0 = p[0] * np.where(np.random.default_rng(s).random(n) < flip, -1, 1)
+    full = retrieve(hebbian_weights(p, mask, normalize=False), jnp.asarray(x0), jax.random.key(s), 6,
+                    track_every_update=True)
+    fast = retrieve_hebbian(p, jnp.asarray(x0), jax.random.key(s), 6, mask)
+    np.testing.assert_array_equal(fast.x, full.x)
+    np.testing.assert_array_equal(fast.energies, full.energies)
+    assert int(fast.initial_energy) == int(full.initial_energy) == int(energy(hebbian_weights(p, mask, False), x0))
+    assert int(fast.sweeps) == int(full.sweeps) and bool(fast.converged) == bool(full.converged)
+    trace = np.concatenate([[int(fast.initial_energy)], np.asarray(fast.energies).ravel()])
+    assert np.all(np.diff(trace) <= 0)
+    with pytest.raises(ValueError, match=rf"x0_N must have shape \({n},\)"):
+        retrieve_hebbian(p, jnp.ones(n + 1), jax.random.key(0), 2)
+
+
+def test_hebbian_fixed_points_match_is_fixed_point():
+    n = 45
+    for s in (1, 3, 7, 15):
+        p = _patterns(200 + s, s + 3, n)
+        mask = np.arange(s + 3) < s
+        w = hebbian_weights(p, mask, normalize=False)
+        expected = [bool(is_fixed_point(w, x)) for x in p[:s]]
+        got = np.asarray(hebbian_fixed_points(p, mask))
+        np.testing.assert_array_equal(got[:s], expected)
+        assert not got[s:].any()  # masked-out patterns are not reported as stored fixed points
+        np.testing.assert_array_equal(hebbian_fixed_points(p[:s]), expected)

@@ -91,11 +91,24 @@ def test_muon_update_is_orthogonal_factor(key):
     opt = optim.muon(1.0, ns_coeffs=(1.5, -0.5, 0.0), ns_steps=40, beta=0.0, nesterov=False)
     updates, _ = opt.update(g, opt.init(g), g)
     np.testing.assert_allclose(-updates["w"], u @ vt, atol=1e-4)
-    # optax's default quintic coefficients trade exactness for speed: singular values near 1, not equal.
+    # optax's default quintic (a, b, c) acts on the singular values: update = U p^5(S / ||G||_F) V^T, not U V^T.
     opt = optim.muon(1.0, beta=0.0, nesterov=False)
     updates, _ = opt.update(g, opt.init(g), g)
-    sv = jnp.linalg.svd(updates["w"], compute_uv=False)
-    assert 0.6 < float(sv.min()) and float(sv.max()) < 1.25
+    a, b, c = 3.4445, -4.7750, 2.0315
+    x = s / jnp.linalg.norm(g["w"])
+    for _ in range(5):
+        x = a * x + b * x**3 + c * x**5
+    np.testing.assert_allclose(-updates["w"], u @ jnp.diag(x) @ vt, atol=1e-5)
+    assert float(jnp.max(jnp.abs(x - 1))) > 0.05  # not orthogonal
+
+
+def test_muon_scales_by_shape():
+    """optax scales the orthogonalized update by sqrt(max(1, d_out / d_in)) (d_in: axis 0), the notes' factor."""
+    g = {"wide": jnp.eye(3, 12), "tall": jnp.eye(12, 3)}
+    opt = optim.muon(1.0, ns_coeffs=(1.5, -0.5, 0.0), ns_steps=60, beta=0.0, nesterov=False)
+    updates, _ = opt.update(g, opt.init(g), g)
+    np.testing.assert_allclose(-updates["wide"], 2.0 * jnp.eye(3, 12), atol=1e-5)
+    np.testing.assert_allclose(-updates["tall"], jnp.eye(12, 3), atol=1e-5)
 
 
 def test_bad_inputs_raise(key):

@@ -69,9 +69,10 @@ def test_cover_count_recursion_and_special_values():
         assert all(cover_count(s, n) == 2**s for s in range(1, n + 1))
         assert cover_count(2 * n, n) == 2 ** (2 * n - 1)
     assert cover_count(0, 3) == 1
-    for bad in [(-1, 2), (3, 0)]:
-        with pytest.raises(ValueError, match="need s >= 0 and n >= 1"):
-            cover_count(*bad)
+    with pytest.raises(ValueError, match="s must be an integer >= 0, got -1"):
+        cover_count(-1, 2)
+    with pytest.raises(ValueError, match="n must be an integer >= 1, got 0"):
+        cover_count(3, 0)
 
 
 def test_separable_probability():
@@ -92,8 +93,8 @@ def test_novikoff_bound():
     assert novikoff_bound(1.0, 0.1) == pytest.approx(100.0, rel=1e-15)
     assert novikoff_bound(3.0, 0.5) == pytest.approx(36.0, rel=1e-15)
     assert novikoff_bound(2.0, 4.0) == 0.25
-    for bad in [(0.0, 1.0), (1.0, 0.0), (-1.0, 0.5)]:
-        with pytest.raises(ValueError, match="must be positive"):
+    for bad, name in [((0.0, 1.0), "radius"), ((1.0, 0.0), "margin"), ((-1.0, 0.5), "radius")]:
+        with pytest.raises(ValueError, match=f"{name} must be > 0"):
             novikoff_bound(*bad)
 
 

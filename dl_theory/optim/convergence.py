@@ -27,18 +27,14 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
+from dl_theory import checks
 from dl_theory.curvature.spectral import Matvec, check_matvec, lanczos
 
 
-def _positive(name: str, value: ArrayLike) -> None:
-    if not np.all(np.asarray(value) > 0):
-        raise ValueError(f"{name} must be > 0, got {value}")
-
-
 def _curvature(L: ArrayLike, mu: ArrayLike) -> None:
-    _positive("L", L)
-    if not np.all((np.asarray(mu) >= 0) & (np.asarray(mu) <= np.asarray(L))):
-        raise ValueError(f"mu must satisfy 0 <= mu <= L={L}, got {mu}")
+    checks.positive("L", L)
+    checks.nonnegative("mu", mu)
+    checks.nonnegative("L - mu", np.asarray(L) - np.asarray(mu))
 
 
 class Curvature(NamedTuple):
@@ -91,7 +87,7 @@ def pl_constant_along_run(fs_T: ArrayLike, grad_sq_T: ArrayLike, f_star: float) 
 
 def strongly_convex_rate(t: ArrayLike, eta: float, mu: float, dist0_sq: float) -> jax.Array:
     r""":math:`(1-\eta\mu)^t \|x_0-x^*\|^2`, the bound on :math:`\|x_t - x^*\|^2` for :math:`\eta \le 1/L`."""
-    _positive("eta", eta)
+    checks.positive("eta", eta)
     return (1.0 - eta * mu) ** jnp.asarray(t) * dist0_sq
 
 
@@ -103,28 +99,28 @@ def quadratic_rate(t: ArrayLike, eta: float, eigenvalues: ArrayLike, dist0: floa
 
 def contraction_factor(eta: float, eigenvalues: ArrayLike) -> jax.Array:
     r""":math:`\rho(\eta) = \max_i |1 - \eta\lambda_i|`; GD on a quadratic diverges iff :math:`\rho > 1`."""
-    _positive("eta", eta)
+    checks.positive("eta", eta)
     return jnp.max(jnp.abs(1.0 - eta * jnp.asarray(eigenvalues)))
 
 
 def convex_rate(t: ArrayLike, eta: float, dist0_sq: float) -> jax.Array:
     r""":math:`\|x_0-x^*\|^2/(2\eta t)`, the bound on :math:`f(x_t)-f^*` (:math:`t \ge 1`, :math:`\eta\le
     1/L`)."""
-    _positive("eta", eta)
+    checks.positive("eta", eta)
     return dist0_sq / (2.0 * eta * jnp.asarray(t))
 
 
 def nonconvex_rate(t: ArrayLike, eta: float, gap0: float) -> jax.Array:
     r""":math:`2(f(x_0)-f^*)/(\eta(t+1))`, the bound on :math:`\min_{i\le t}\|\nabla f(x_i)\|^2`
     (:math:`\eta\le 1/L`)."""
-    _positive("eta", eta)
+    checks.positive("eta", eta)
     return 2.0 * gap0 / (eta * (jnp.asarray(t) + 1.0))
 
 
 def pl_rate(t: ArrayLike, eta: float, mu: float, L: float, gap0: float) -> jax.Array:
     r""":math:`(1-2\mu\eta(1-L\eta/2))^t (f(x_0)-f^*)`; :math:`(1-\mu/L)^t(f(x_0)-f^*)` at
     :math:`\eta=1/L`."""
-    _positive("eta", eta)
+    checks.positive("eta", eta)
     _curvature(L, mu)
     if eta >= 2.0 / L:
         raise ValueError(f"eta must be < 2/L = {2.0 / L} for the PL bound, got {eta}")
@@ -133,7 +129,7 @@ def pl_rate(t: ArrayLike, eta: float, mu: float, L: float, gap0: float) -> jax.A
 
 def step_size_smooth(L: float) -> float:
     r""":math:`\eta^* = 1/L`, the step of the descent lemma (maximizes the guaranteed decrease)."""
-    _positive("L", L)
+    checks.positive("L", L)
     return 1.0 / L
 
 
@@ -147,7 +143,7 @@ def step_size_strongly_convex(L: float, mu: float) -> float:
 def max_stable_step_size(lambda_max: float) -> float:
     r""":math:`2/\lambda_{\max}`: GD on a quadratic converges iff :math:`\eta < 2/\lambda_{\max}` (for PSD
     :math:`Q`); the edge-of-stability threshold of Cohen et al. (2021)."""
-    _positive("lambda_max", lambda_max)
+    checks.positive("lambda_max", lambda_max)
     return 2.0 / lambda_max
 
 
@@ -187,7 +183,7 @@ def gradient_descent(
 ) -> Trajectory:
     """Runs ``num_steps`` of :math:`x_{t+1} = x_t - \\eta\\nabla f(x_t)` under ``lax.scan``, recording
     every iterate."""
-    _positive("eta", eta)
+    checks.positive("eta", eta)
     x0 = jnp.asarray(x0)
     out = jax.eval_shape(f, x0)
     if out.shape != ():

@@ -1,6 +1,6 @@
 r"""Optimizers in optax form that optax lacks, and the optax ones the course notes name.
 
-Own transformations (``optax.GradientTransformation``; use with ``optax.apply_updates``):
+Own transformations (stateless, built with ``optax.stateless``; use with ``optax.apply_updates``):
 
 * :func:`exact_line_search_quadratic` -- steepest descent with the exact step
   :math:`\eta_t = g^\top g / g^\top H g` of a quadratic, from a Hessian-vector product;
@@ -27,17 +27,13 @@ import optax
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
+from dl_theory import checks
 from dl_theory.typing import Params
 
 sign_sgd = optax.sign_sgd
 muon = optax.contrib.muon
 
 _GOLDEN = (jnp.sqrt(5.0) - 1.0) / 2.0
-
-
-def _positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
 
 
 def _need_params(params: Params | None, name: str) -> Params:
@@ -62,14 +58,14 @@ def exact_line_search_quadratic(hvp_fn: Callable[[Params, Params], Params]) -> o
     :math:`Hv`. A zero gradient gives a zero update.
     """
 
-    def update(grads, state, params=None):
+    def update(grads, params=None):
         params = _need_params(params, "exact_line_search_quadratic")
         g_sq = _dot(grads, grads)
         curvature = _dot(grads, hvp_fn(params, grads))
         eta = jnp.where(curvature > 0, g_sq / jnp.where(curvature > 0, curvature, 1.0), 0.0)
-        return jax.tree_util.tree_map(lambda g: -eta * g, grads), state
+        return jax.tree_util.tree_map(lambda g: -eta * g, grads)
 
-    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+    return optax.stateless(update)
 
 
 def line_search_gd(
@@ -82,11 +78,10 @@ def line_search_gd(
     :math:`0.618^{n}\eta_{\max}` of the minimizer when :math:`\phi` is unimodal on :math:`[0, \eta_{\max}]`
     (e.g. :math:`f` convex). The step is never worse than :math:`\eta = 0`.
     """
-    _positive("max_step", max_step)
-    if num_iters < 1:
-        raise ValueError(f"num_iters must be >= 1, got {num_iters}")
+    checks.positive("max_step", max_step)
+    checks.count("num_iters", num_iters)
 
-    def update(grads, state, params=None):
+    def update(grads, params=None):
         params = _need_params(params, "line_search_gd")
         phi = lambda eta: loss_fn(jax.tree_util.tree_map(lambda p, g: p - eta * g, params, grads))
 
@@ -100,9 +95,9 @@ def line_search_gd(
         a, b = lax.fori_loop(0, num_iters, shrink, (jnp.zeros((), dtype), jnp.asarray(max_step, dtype)))
         eta = 0.5 * (a + b)
         eta = jnp.where(phi(eta) <= phi(0.0), eta, 0.0)
-        return jax.tree_util.tree_map(lambda g: (-eta * g).astype(g.dtype), grads), state
+        return jax.tree_util.tree_map(lambda g: (-eta * g).astype(g.dtype), grads)
 
-    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+    return optax.stateless(update)
 
 
 def newton(loss_fn: Callable[[Params], jax.Array], damping: float = 0.0) -> optax.GradientTransformation:
@@ -114,15 +109,14 @@ def newton(loss_fn: Callable[[Params], jax.Array], damping: float = 0.0) -> opta
     memory and :math:`O(D^3)` time: small problems only. ``damping`` :math:`\lambda \ge 0` (Levenberg)
     regularizes an indefinite or singular Hessian.
     """
-    if damping < 0:
-        raise ValueError(f"damping must be >= 0, got {damping}")
+    checks.nonnegative("damping", damping)
 
-    def update(grads, state, params=None):
+    def update(grads, params=None):
         params = _need_params(params, "newton")
         flat, unravel = ravel_pytree(params)
         g_D = ravel_pytree(grads)[0]
         h_DxD = jax.hessian(lambda w: loss_fn(unravel(w)))(flat)
         step_D = jnp.linalg.solve(h_DxD + damping * jnp.eye(flat.shape[0], dtype=flat.dtype), g_D)
-        return unravel(-step_D), state
+        return unravel(-step_D)
 
-    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+    return optax.stateless(update)

@@ -19,11 +19,12 @@ import numpy as np
 from jax.typing import ArrayLike
 from scipy import stats
 
+from dl_theory import checks
+
 
 def cover_count(s: int, n: int) -> int:
     """Number of homogeneously linearly separable dichotomies of ``s`` points in general position in R^n (exact)."""
-    if s < 0 or n < 1:
-        raise ValueError(f"need s >= 0 and n >= 1; got s={s}, n={n}")
+    s, n = checks.at_least(0)("s", s), checks.count("n", n)
     if s == 0:
         return 1
     return 2 * sum(math.comb(s - 1, k) for k in range(n))
@@ -32,6 +33,6 @@ def cover_count(s: int, n: int) -> int:
 def separable_probability(s: ArrayLike, n: ArrayLike) -> np.ndarray:
     """:math:`C(s, n) / 2^s` (vectorized; exact up to float rounding via the binomial CDF)."""
     s, n = np.asarray(s), np.asarray(n)
-    if np.any(s < 1) or np.any(n < 1):
-        raise ValueError("need s >= 1 and n >= 1")
+    checks.positive("s", s)
+    checks.positive("n", n)
     return stats.binom.cdf(n - 1, s - 1, 0.5)

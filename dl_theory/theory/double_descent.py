@@ -26,18 +26,19 @@ and infinite for :math:`|p - n| \le 1`.
 import numpy as np
 from numpy.typing import ArrayLike
 
+from dl_theory import checks
+
 
 def _check(r2: float, noise_var: float) -> None:
-    if r2 < 0 or noise_var < 0:
-        raise ValueError(f"r2 and noise_var must be >= 0; got r2={r2}, noise_var={noise_var}")
+    checks.nonnegative("r2", r2)
+    checks.nonnegative("noise_var", noise_var)
 
 
 def asymptotic_min_norm_risk(gamma: ArrayLike, r2: float, noise_var: float) -> np.ndarray:
     """Hastie et al. (2019) limiting excess risk of min-norm least squares at aspect ratio ``gamma = p/n``."""
     _check(r2, noise_var)
     gamma = np.asarray(gamma, dtype=float)
-    if np.any(gamma <= 0):
-        raise ValueError(f"gamma = p/n must be > 0; got min {gamma.min()}")
+    checks.positive("gamma", gamma)
     with np.errstate(divide="ignore"):
         under = noise_var * gamma / (1 - gamma)
         over = r2 * (1 - 1 / gamma) + noise_var / (gamma - 1)

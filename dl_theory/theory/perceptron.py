@@ -9,9 +9,11 @@ so :math:`1 \ge \cos\angle(w_t, w^*) \ge \sqrt{t}\,\gamma / R` and :math:`t \le 
 (The notes write :math:`\|w_t\| \le R\sqrt{\gamma}` and :math:`t \le R^2/\gamma`; both are typos.)
 """
 
+from dl_theory import checks
+
 
 def novikoff_bound(radius: float, margin: float) -> float:
     """:math:`R^2/\\gamma^2`, the maximum number of perceptron updates."""
-    if radius <= 0 or margin <= 0:
-        raise ValueError(f"radius and margin must be positive; got radius={radius}, margin={margin}")
+    checks.positive("radius", radius)
+    checks.positive("margin", margin)
     return (radius / margin) ** 2

@@ -8,13 +8,14 @@ steeper than the asymptotic -1 because the bounded residual rho(t) = w(t) - w_sv
 """
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from dl_theory import data
+from dl_theory import checks, data
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots
 from dl_theory.models.classical.linear import logistic_loss
@@ -26,13 +27,13 @@ from dl_theory.training import train
 
 @dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    n_points: int = 60
-    dim: int = 2
-    margin: float = 0.1
-    lr: float = 1.0
-    n_steps: int = 1_000_000
-    log_every: int = 1000
+    seed: Annotated[int, checks.at_least(0)] = 0
+    n_points: Annotated[int, checks.at_least(2)] = 60
+    dim: Annotated[int, checks.at_least(2)] = 2
+    margin: Annotated[float, checks.in_interval(0.0, 1.0)] = 0.1
+    lr: Annotated[float, checks.positive] = 1.0
+    n_steps: Annotated[int, checks.at_least(1000)] = 1_000_000  # the angle fit uses the last 99% of >= 100 logs
+    log_every: Annotated[int, checks.count] = 1000
 
     @classmethod
     def quick(cls) -> "Config":

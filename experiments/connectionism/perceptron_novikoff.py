@@ -6,12 +6,13 @@ iterates stay in the span of the data.
 """
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dl_theory import data
+from dl_theory import checks, data
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots, theory_line
 from dl_theory.models.classical.perceptron import margins, perceptron
@@ -21,13 +22,13 @@ from dl_theory.training.progress import progress
 
 @dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    dims: tuple[int, ...] = (2, 10, 50)
-    margins: tuple[float, ...] = (0.025, 0.05, 0.1, 0.2)
-    n_points: int = 500
-    n_trials: int = 50
-    span_dim: int = 100  # a case with fewer points than dimensions, where span(x) is a proper subspace
-    span_points: int = 30
+    seed: Annotated[int, checks.at_least(0)] = 0
+    dims: Annotated[tuple[int, ...], checks.each(checks.at_least(2))] = (2, 10, 50)
+    margins: Annotated[tuple[float, ...], checks.each(checks.in_interval(0.0, 1.0))] = (0.025, 0.05, 0.1, 0.2)
+    n_points: Annotated[int, checks.at_least(2)] = 500
+    n_trials: Annotated[int, checks.count] = 50
+    span_dim: Annotated[int, checks.at_least(2)] = 100  # fewer points than dimensions: span(x) is a proper subspace
+    span_points: Annotated[int, checks.count] = 30
 
     @classmethod
     def quick(cls) -> "Config":

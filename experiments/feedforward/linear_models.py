@@ -6,13 +6,16 @@ null-space part of w_0, which it never changes.
 """
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from dl_theory import checks
 from dl_theory.experiment import Claim, Experiment, Result
+from dl_theory.experiment.config import ConfigError
 from dl_theory.experiment.plotting import subplots
 from dl_theory.models.classical.linear import (
     logistic_grad,
@@ -29,11 +32,16 @@ from dl_theory.training import train
 
 @dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    n: int = 40
-    d: int = 100
-    gd_steps: int = 20_000
-    lambdas: tuple[float, ...] = tuple(10.0 ** np.arange(-9, 1))
+    seed: Annotated[int, checks.at_least(0)] = 0
+    n: Annotated[int, checks.at_least(2)] = 40
+    d: Annotated[int, checks.at_least(3)] = 100  # d > n: an underdetermined problem
+    gd_steps: Annotated[int, checks.at_least(100)] = 20_000  # logged every gd_steps // 100 steps
+    lambdas: Annotated[tuple[float, ...], checks.each(checks.positive, min_length=3)] = tuple(
+        10.0 ** np.arange(-9, 1))
+
+    def __post_init__(self):
+        if self.d <= self.n:
+            raise ConfigError(f"d must be > n={self.n} (an underdetermined least-squares problem), got {self.d}")
 
     @classmethod
     def quick(cls) -> "Config":

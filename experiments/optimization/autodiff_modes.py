@@ -12,11 +12,13 @@ one for a scalar loss (m = 1).
 
 import time
 from dataclasses import dataclass
+from typing import Annotated
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dl_theory import checks
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots, theory_line
 from dl_theory.stats import loglog_slope
@@ -24,12 +26,12 @@ from dl_theory.stats import loglog_slope
 
 @dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    hidden: int = 256
-    dims: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 512)
-    fixed: int = 4
-    batch: int = 64  # inputs per call (per-example Jacobians via vmap), so compute dominates dispatch overhead
-    reps: int = 20
+    seed: Annotated[int, checks.at_least(0)] = 0
+    hidden: Annotated[int, checks.count] = 256
+    dims: Annotated[tuple[int, ...], checks.each(checks.count, min_length=2)] = (4, 8, 16, 32, 64, 128, 256, 512)
+    fixed: Annotated[int, checks.count] = 4
+    batch: Annotated[int, checks.count] = 64  # per-example Jacobians via vmap: compute dominates dispatch overhead
+    reps: Annotated[int, checks.count] = 20
 
     @classmethod
     def quick(cls) -> "Config":

@@ -12,13 +12,14 @@ and only 1 - 4 mu^2/(L+mu)^2 per step at 2/(L+mu); both are checked.
 """
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from dl_theory import optim
+from dl_theory import checks, optim
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots, theory_line
 from dl_theory.optim import convergence as cv
@@ -29,11 +30,11 @@ RTOL = 1e-9  # float64 round-off allowance for "measured <= bound"
 
 @dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    dim: int = 50
-    kappa: float = 20.0
-    n_steps: int = 400
-    quartic_steps: int = 20000
+    seed: Annotated[int, checks.at_least(0)] = 0
+    dim: Annotated[int, checks.at_least(4)] = 50  # dim // 2 rows for the wide least squares
+    kappa: Annotated[float, checks.in_interval(1.0, float("inf"))] = 20.0
+    n_steps: Annotated[int, checks.at_least(10)] = 400
+    quartic_steps: Annotated[int, checks.at_least(100)] = 20000  # slope fit over the last 90%
 
     @classmethod
     def quick(cls) -> "Config":

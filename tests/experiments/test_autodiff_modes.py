@@ -3,7 +3,9 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from dl_theory.experiment.config import ConfigError
 from experiments.optimization import autodiff_modes as ad
 
 
@@ -24,3 +26,10 @@ def test_manual_backprop_single_layer_closed_form(x64):
     np.testing.assert_allclose(gw, jnp.outer(residual, x), rtol=1e-14)
     np.testing.assert_allclose(gb, residual, rtol=1e-14)
     assert jax.tree_util.tree_structure(gw) == jax.tree_util.tree_structure(w)
+
+
+@pytest.mark.parametrize("overrides", [{"dims": "4"}, {"dims": ""}, {"hidden": "0"}, {"reps": "-1"},
+                                       {"batch": "0"}])
+def test_bad_config_values_raise(overrides):
+    with pytest.raises(ConfigError, match=next(iter(overrides))):
+        ad.EXPERIMENT.make_config(quick=True, overrides=overrides)

@@ -1,5 +1,8 @@
 """gd-rates on a shrunk config: every bound holds and the closed-form rates match."""
 
+import pytest
+
+from dl_theory.experiment.config import ConfigError
 from experiments.optimization import gd_rates
 
 
@@ -11,3 +14,10 @@ def test_gd_rates_claims_hold():
         c.id for c in result.claims
     }
     assert result.metrics["divergence_ratio"]["1.05"] > 1.0 > result.metrics["divergence_ratio"]["0.95"]
+
+
+@pytest.mark.parametrize("overrides", [{"dim": "3"}, {"kappa": "1"}, {"n_steps": "-5"}, {"quartic_steps": "0"},
+                                       {"seed": "-1"}])
+def test_bad_config_values_raise(overrides):
+    with pytest.raises(ConfigError, match=next(iter(overrides))):
+        gd_rates.EXPERIMENT.make_config(quick=True, overrides=overrides)

@@ -11,11 +11,12 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from dl_theory import checks, losses
+
 
 def mse_loss(w_D: ArrayLike, x_NxD: ArrayLike, y_N: ArrayLike) -> jax.Array:
-    """:math:`\\|Xw - y\\|^2 / (2n)`."""
-    r = jnp.asarray(x_NxD) @ jnp.asarray(w_D) - jnp.asarray(y_N)
-    return 0.5 * jnp.mean(r**2)
+    """:math:`\\|Xw - y\\|^2 / (2n)`: the mean of :func:`dl_theory.losses.squared_error` on the linear scores."""
+    return jnp.mean(losses.squared_error(jnp.asarray(x_NxD) @ jnp.asarray(w_D), y_N))
 
 
 def mse_grad(w_D: ArrayLike, x_NxD: ArrayLike, y_N: ArrayLike) -> jax.Array:
@@ -31,8 +32,7 @@ def min_norm_solution(x_NxD: ArrayLike, y_N: ArrayLike) -> jax.Array:
 
 def ridge_solution(x_NxD: ArrayLike, y_N: ArrayLike, lam: float) -> jax.Array:
     """:math:`(X^\\top X + \\lambda I)^{-1} X^\\top y` for :math:`\\lambda > 0` (solved, not inverted)."""
-    if lam <= 0:
-        raise ValueError(f"lam must be positive; got {lam}")
+    checks.positive("lam", lam)
     x_NxD = jnp.asarray(x_NxD)
     gram = x_NxD.T @ x_NxD + lam * jnp.eye(x_NxD.shape[1], dtype=x_NxD.dtype)
     return jnp.linalg.solve(gram, x_NxD.T @ jnp.asarray(y_N))
@@ -45,9 +45,9 @@ def sgd_step(w_D: ArrayLike, x_D: ArrayLike, y: ArrayLike, lr: float) -> jax.Arr
 
 
 def logistic_loss(w_D: ArrayLike, x_NxD: ArrayLike, y01_N: ArrayLike) -> jax.Array:
-    """Mean cross-entropy :math:`-\\log\\sigma((2y-1)\\,w^\\top x)` for labels in {0, 1} (numerically stable)."""
-    z = jnp.asarray(x_NxD) @ jnp.asarray(w_D)
-    return jnp.mean(jax.nn.softplus(-(2 * jnp.asarray(y01_N) - 1) * z))
+    """Mean cross-entropy :math:`-\\log\\sigma((2y-1)\\,w^\\top x)` for labels in {0, 1}: the mean of
+    :func:`dl_theory.losses.logistic` on the linear scores."""
+    return jnp.mean(losses.logistic(jnp.asarray(x_NxD) @ jnp.asarray(w_D), y01_N))
 
 
 def logistic_grad(w_D: ArrayLike, x_NxD: ArrayLike, y01_N: ArrayLike) -> jax.Array:
