@@ -7,27 +7,42 @@ Random ReLU features φ(x) = max(0, Wx) on scikit-learn digits show the same pea
 """
 
 from dataclasses import dataclass
+from typing import Annotated, Any
 
 import numpy as np
 
-from dl_theory import data
+from dl_theory import checks, data
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots, theory_line
 from dl_theory.theory.double_descent import asymptotic_min_norm_risk, finite_min_norm_risk
 
 
+def _brackets_threshold(name: str, value: Any) -> None:
+    """The ratios must reach 1.1 (the second-descent reference), lie on both sides of 1 and go beyond 1.1."""
+    if not (min(value) < 1 < 1.1 < max(value)) or min(abs(np.asarray(value) - 1.1)) > 0.05:
+        raise checks.fail(name, "ratios below 1 and above 1.1, one of them within 0.05 of 1.1", value)
+
+
+def _around_n(name: str, value: Any) -> None:
+    """At least three distinct widths: a peak needs neighbours."""
+    if len(set(value)) < 3:
+        raise checks.fail(name, "at least 3 distinct widths", value)
+
+
 @dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    n: int = 200
-    gammas: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1,
-                                 1.2, 1.25, 1.3, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
-    trials: int = 200
-    r2: float = 1.0
-    noise_var: float = 0.25
-    rf_train: int = 300
-    rf_widths: tuple[int, ...] = (20, 50, 100, 150, 200, 250, 280, 300, 320, 350, 400, 500, 700, 1000, 2000, 4000)
-    rf_seeds: int = 10
+    seed: Annotated[int, checks.at_least(0)] = 0
+    n: Annotated[int, checks.at_least(10)] = 200
+    gammas: Annotated[tuple[float, ...], checks.each(checks.positive), _brackets_threshold] = (
+        0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.25, 1.3, 1.5, 1.75, 2.0,
+        2.5, 3.0, 4.0)
+    trials: Annotated[int, checks.at_least(2)] = 200
+    r2: Annotated[float, checks.positive] = 1.0
+    noise_var: Annotated[float, checks.positive] = 0.25
+    rf_train: Annotated[int, checks.in_interval(10, 1348, closed=True)] = 300
+    rf_widths: Annotated[tuple[int, ...], checks.each(checks.count), _around_n] = (
+        20, 50, 100, 150, 200, 250, 280, 300, 320, 350, 400, 500, 700, 1000, 2000, 4000)
+    rf_seeds: Annotated[int, checks.count] = 10
 
     @classmethod
     def quick(cls) -> "Config":
@@ -94,8 +109,8 @@ def run(cfg: Config) -> Result:
                     atol=0.1),
         Claim.close("random-features-peak", f"random ReLU features on digits (n={cfg.rf_train}): width/n at the "
                     "largest test MSE", 1.0, float(rf_peak), atol=0.25),
-        Claim.at_most("second-descent", "risk at the largest p/n < risk at p/n = 1.1 (descends again)",
-                      float(mean[np.argmin(np.abs(gammas - 1.1))]), float(mean[-1])),
+        Claim.at_most("second-descent", "risk at the largest p/n ÷ risk at p/n = 1.1 (< 1: it descends again)",
+                      1.0, float(mean[np.argmax(gammas)] / mean[np.argmin(np.abs(gammas - 1.1))])),
     ]
     metrics = {"p": ps.tolist(), "measured": mean.tolist(), "stderr": se.tolist(), "exact": exact.tolist(),
                "asymptotic": asym.tolist(), "rf_widths": list(cfg.rf_widths), "rf_test_mse": rf_mean.tolist()}

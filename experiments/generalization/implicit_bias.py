@@ -8,12 +8,14 @@ its limit is an interpolant of larger norm.
 """
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from dl_theory import checks, losses
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots
 from dl_theory.training import train
@@ -21,20 +23,22 @@ from dl_theory.training import train
 
 @dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    n: int = 50
-    d: int = 200
-    steps: int = 20000
-    batch_size: int = 10
+    seed: Annotated[int, checks.at_least(0)] = 0
+    n: Annotated[int, checks.at_least(2)] = 50
+    d: Annotated[int, checks.at_least(3)] = 200
+    steps: Annotated[int, checks.count] = 20000
+    batch_size: Annotated[int, checks.count] = 10
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(n=30, d=100, steps=6000)
 
 
-def _mse(w, batch):
-    x, y = batch
-    return 0.5 * jnp.mean((x @ w - y) ** 2)
+def _linear(w_D: jax.Array, x_NxD: jax.Array) -> jax.Array:
+    return x_NxD @ w_D
+
+
+_mse = losses.mse(_linear)  # (1/2N) ||Xw − y||²
 
 
 def run(cfg: Config) -> Result:

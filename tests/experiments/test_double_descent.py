@@ -1,7 +1,9 @@
 """double-descent: closed forms (finite n -> Hastie limit), and a shrunk run against them."""
 
 import numpy as np
+import pytest
 
+from dl_theory.experiment.config import ConfigError, make_config
 from dl_theory.theory.double_descent import asymptotic_min_norm_risk, finite_min_norm_risk
 from experiments.generalization import double_descent as exp
 
@@ -22,3 +24,11 @@ def test_shrunk_run_matches_exact_risk():
     assert by_id["finite-sample-formula"].passed, by_id["finite-sample-formula"]
     assert by_id["peak-at-interpolation-threshold"].passed
     assert by_id["second-descent"].passed
+
+
+@pytest.mark.parametrize("key, value", [("gammas", "0.5,0.9"), ("gammas", "1.1,2.0"), ("gammas", "0.5,1.1,-2.0"),
+                                        ("gammas", "0.5,1.5,2.0"), ("trials", "1"), ("n", "3"), ("rf_widths", "10,20"),
+                                        ("rf_train", "5000"), ("noise_var", "0"), ("rf_seeds", "0")])
+def test_bad_config_values_are_rejected(key, value):
+    with pytest.raises(ConfigError, match=key):
+        make_config(exp.Config, quick=True, overrides={key: value})
