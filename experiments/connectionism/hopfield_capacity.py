@@ -6,9 +6,10 @@ overlap with the pattern is at least 0.967; above it that state is gone and the 
 of a finite network is where the mean final overlap first drops below 0.9 (linear interpolation on the alpha grid,
 with a bootstrap standard error over trials): the onset of the collapse. At finite n it sits above alpha_c, because
 fluctuations of order n^(-1/2) keep runs in retrieval beyond alpha_c, and it moves down toward alpha_c as n grows. The
-claims are that the collapse at the largest n lies within 10% of alpha_c and, as a second claim, that it moved down
-from the smallest n to the largest (the a + b/sqrt(n) extrapolation is reported as a metric). Smaller n get
-proportionally more trials (n_trials times n_max/n), so every size has a comparable standard error.
+claims are that the collapse at the largest n lies within 15% of alpha_c (the shift is still of order 10% at n ~ 10^3)
+and, as a second claim, that it moved down from the smallest n to the largest (the a + b/sqrt(n) extrapolation is
+reported as a metric). Smaller n get proportionally more trials (n_trials times n_max/n), so every size has a
+comparable standard error.
 
 The dynamics keep the pattern overlaps instead of the weight matrix (exact integers, O(s) per update, see
 :func:`~dl_theory.models.classical.hopfield.retrieve_hebbian`), so the energy E(x) is known exactly after every single
@@ -33,7 +34,7 @@ from dl_theory.theory.hopfield import ALPHA_C, capacity_all, capacity_most, fixe
 from dl_theory.training.progress import progress
 
 COLLAPSE = 0.9  # mean overlap level between the retrieval branch (>= 0.967 up to alpha_c) and the collapsed state
-NEAR = 0.1  # "near alpha_c": the largest-n collapse within 10% of it
+NEAR = 0.15  # "near alpha_c": the largest-n collapse within 15% of it (finite-size shift ~10% at n ~ 1e3)
 RETRIEVAL_ALPHA = 0.08  # well below alpha_c: retrieval overlap >= 0.95 at every n
 
 
