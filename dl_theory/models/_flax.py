@@ -21,8 +21,8 @@ that a call would update. A linen module may hold only the ``"params"`` collecti
 ``batch_stats`` and other collections: a pure ``apply_fn`` cannot return them). An nnx module may hold other
 variables (BatchNorm's running statistics in evaluation mode, the keys of a deterministic Dropout, constants), but a
 call that assigns a new value to any variable -- BatchNorm in training mode, Dropout drawing noise -- raises; call
-``module.eval()`` first. The check looks at which variables a traced call reassigns, so it costs nothing at run time
-and also works under ``jit``, ``grad`` and ``vmap``.
+``module.eval()`` first. The check looks at which variables a call reassigns, not at their values, so it adds
+nothing to compiled code and also works under ``jit``, ``grad`` and ``vmap``.
 """
 
 from __future__ import annotations
