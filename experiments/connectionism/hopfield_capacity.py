@@ -54,7 +54,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(ns=(100, 1000), n_trials=16, fixed_point_trials=40, matrix_check_runs=4,
+        return cls(ns=(100, 1000), n_trials=32, fixed_point_trials=40, matrix_check_runs=4,
                    alphas=(0.08, 0.12, 0.13, 0.14, 0.15, 0.16, 0.17, 0.18, 0.2, 0.22, 0.25))
 
 
