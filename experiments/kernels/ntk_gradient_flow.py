@@ -228,8 +228,8 @@ def run(cfg: Config) -> Result:
                       max(lin["late_vs_inf"], lin["inf_train_residual"]), slack=1e-6),
         Claim.at_most("finite-nets-approach-ntk", f"centred nets trained in every layer vs the NTK prediction at "
                       f"the same step (digits test set, rms over {cfg.n_nets} nets of the relative distance): the "
-                      "local exponent of the distance vs width approaches -1/2, |p + 1/2| between the two largest widths "
-                      "minus |p + 1/2| between the previous pair <= 0 within "
+                      "local exponent of the distance vs width approaches -1/2, |p + 1/2| between the two largest "
+                      "widths minus |p + 1/2| between the previous pair <= 0 within "
                       f"{N_SE:g} bootstrap standard errors (finite-width correction; fitted exponent in the metrics)",
                       0.0, fits["ntk"]["deviation_shrink"], slack=N_SE * fits["ntk"]["deviation_shrink_stderr"]),
         Claim.close("finite-nets-approach-nngp", f"centred nets with the readout trained vs the NNGP prediction at the "

@@ -1,7 +1,9 @@
 """nngp-monte-carlo on a shrunk config: the feature-form posterior against dense formulas, and the run's claims."""
 
 import numpy as np
+import pytest
 
+from dl_theory.experiment.config import ConfigError, domains, make_config
 from experiments.kernels import nngp_monte_carlo as exp
 
 
@@ -24,3 +26,14 @@ def test_shrunk_run():
     by_id = {c.id: c for c in result.claims}
     assert by_id["conditioning-monte-carlo"].passed
     assert -0.65 < result.metrics["mc_slope"] < -0.35
+
+
+@pytest.mark.parametrize("key,value", [("n_repeats", "4"), ("noise_std", "-1"), ("max_log2_b", "1"),
+                                       ("n_conditioning_draws", "0")])
+def test_bad_config_values_are_rejected(key, value):
+    with pytest.raises(ConfigError, match=key):
+        make_config(exp.Config, quick=True, overrides={key: value})
+
+
+def test_every_field_declares_a_domain():
+    assert all(domains(exp.Config).values()), domains(exp.Config)

@@ -3,8 +3,10 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from jax.flatten_util import ravel_pytree
 
+from dl_theory.experiment.config import ConfigError, domains, make_config
 from experiments.kernels import ntk_infinite_width as exp
 
 
@@ -35,10 +37,21 @@ def test_relative_errors_match_an_independent_jacobian_ntk():
 
 
 def test_shrunk_run_errors_shrink_with_width():
-    cfg = exp.Config(widths=(32, 512), activations=("relu",), depth=1, n_inputs=4, n_seeds=8)
+    cfg = exp.Config(widths=(32, 128, 512), activations=("relu",), depth=1, n_inputs=4, n_seeds=8)
     result = exp.run(cfg)
-    assert {c.id for c in result.claims} == {"relu-ntk-slope", "relu-nngp-slope", "relu-ntk-error-shrinks"}
+    assert {c.id for c in result.claims} == {"relu-ntk-slope", "relu-nngp-slope"}
+    assert all(result.metrics[f"relu_{name}_slope_stderr"] > 0 for name in ("ntk", "nngp"))
     for name in ("ntk", "nngp"):
         rms = result.metrics[f"relu_{name}_rms_rel_error"]
         # 16x the width: theory divides the error by 4; a factor 2 leaves room for 8-seed noise.
         assert rms["512"] < rms["32"] / 2, (name, rms)
+
+
+@pytest.mark.parametrize("key,value", [("widths", "128"), ("activations", "tanh"), ("n_seeds", "-3"), ("W_std", "0")])
+def test_bad_config_values_are_rejected(key, value):
+    with pytest.raises(ConfigError, match=key):
+        make_config(exp.Config, quick=True, overrides={key: value})
+
+
+def test_every_field_declares_a_domain():
+    assert all(domains(exp.Config).values()), domains(exp.Config)

@@ -1,7 +1,9 @@
 """ntk-lazy-training on a shrunk config: the NTK moves less for wider nets and larger output scale alpha."""
 
 import numpy as np
+import pytest
 
+from dl_theory.experiment.config import ConfigError, domains, make_config
 from experiments.kernels import ntk_lazy_training as lazy
 
 
@@ -16,3 +18,14 @@ def test_ntk_change_shrinks_with_width_and_alpha():
         assert steps[0] == 0 and trajectory[0] == 0.0  # the tracker's reference is the kernel at step 0
     assert result.metrics["closer_to"] in ("1/m", "1/sqrt(m)")
     assert result.metrics["distance_to_1_over_m"] == abs(result.metrics["ntk_change_exponent"] + 1)
+
+
+@pytest.mark.parametrize("key,value", [("widths", "64,128"), ("n_seeds", "1"), ("alphas", "1,2,3"),
+                                       ("alpha_activation", "softplus"), ("lr_fraction", "0")])
+def test_bad_config_values_are_rejected(key, value):
+    with pytest.raises(ConfigError, match=key):
+        make_config(lazy.Config, quick=True, overrides={key: value})
+
+
+def test_every_field_declares_a_domain():
+    assert all(domains(lazy.Config).values()), domains(lazy.Config)
