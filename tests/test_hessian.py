@@ -153,15 +153,27 @@ def test_bad_inputs_raise(key):
     params, data = make_problem(key)
     with pytest.raises(ValueError, match="scalar"):
         hs.hvp(lambda p, b: jnp.sum(p["w1"], axis=0), params, params, data)
-    with pytest.raises(ValueError, match="match params"):
+    with pytest.raises(ValueError, match="v and params must be pytrees of the same structure"):
         hs.hvp(mlp_loss, params, {"w1": params["w1"]}, data)
     matvec, dim = hs.hessian_matvec(mlp_loss, params, data)
     with pytest.raises(ValueError, match="matvec must map"):
         hs.top_eigenvalues(matvec, dim + 1, 2, key=key)
     with pytest.raises(ValueError, match="k must be in"):
         hs.top_eigenvalues(matvec, dim, dim + 1, key=key)
-    with pytest.raises(ValueError, match="num_probes"):
+    with pytest.raises(ValueError, match="num_probes must be an integer >= 2, got 1"):
         hs.trace(matvec, dim, key=key, num_probes=1)
+    with pytest.raises(ValueError, match="num_iters must be an integer >= 3, got 2"):
+        hs.top_eigenvalues(matvec, dim, 3, key=key, num_iters=2)
+    with pytest.raises(TypeError, match="k must be an integer"):
+        hs.top_eigenvalues(matvec, dim, 1.5, key=key)
+    with pytest.raises(ValueError, match="sigma must be > 0, got 0.0"):
+        hs.spectral_density(matvec, dim, key=key, sigma=0.0)
+    with pytest.raises(ValueError, match="num_iters must be an integer >= 1, got 0"):
+        hs.power_iteration(matvec, dim, key=key, num_iters=0)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
+        hs.loss_and_grad(mlp_loss, params, data, batch_size=0)
+    with pytest.raises(ValueError, match="dim must be an integer >= 1, got 0"):
+        spectral.trace(matvec, 0, key=key)
     with pytest.raises(ValueError, match="leading"):
         hs.loss_and_grad(mlp_loss, params, (data[0], data[1][:3]))
     with pytest.raises(TypeError, match="callable"):

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
+from dl_theory import checks
 from dl_theory.curvature.spectral import power_iteration, spectral_density, top_eigenvalues, trace
 from dl_theory.typing import LossFn, Params, PyTree
 
@@ -57,8 +58,7 @@ def dataset_mean(fn: Callable[[PyTree], PyTree], data: PyTree, batch_size: int |
     n = _num_examples(data)
     if batch_size is None or batch_size >= n:
         return fn(data)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
+    checks.count("batch_size", batch_size)
     num_full = n // batch_size
     head = jax.tree_util.tree_map(
         lambda x: x[: num_full * batch_size].reshape(num_full, batch_size, *x.shape[1:]), data
@@ -114,13 +114,7 @@ def hvp(loss_fn: LossFn, params: Params, v: Params, data: PyTree, *, batch_size:
         ValueError: if ``loss_fn`` is not scalar or ``v`` does not match ``params``.
     """
     _check_scalar_loss(loss_fn, params, data, batch_size)
-    struct_p, struct_v = jax.tree_util.tree_structure(params), jax.tree_util.tree_structure(v)
-    shapes_p = [jnp.shape(x) for x in jax.tree_util.tree_leaves(params)]
-    shapes_v = [jnp.shape(x) for x in jax.tree_util.tree_leaves(v)]
-    if struct_p != struct_v or shapes_p != shapes_v:
-        raise ValueError(
-            f"v must match params: expected {struct_p} with shapes {shapes_p}, got {struct_v} {shapes_v}"
-        )
+    checks.same_tree("v", v, "params", params)
     v = jax.tree_util.tree_map(lambda p, x: jnp.asarray(x, jnp.result_type(p)), params, v)
     return _hvp(loss_fn, params, v, data, batch_size)
 

@@ -30,16 +30,16 @@ import jax.numpy as jnp
 from jax import lax
 from matfree import stochtrace
 
+from dl_theory import checks
+
 Matvec = Callable[[jax.Array], jax.Array]
 
 
 def check_matvec(matvec: Matvec, dim: int, dtype: jnp.dtype = jnp.float32) -> None:
-    """Raise unless ``matvec`` maps a ``(dim,)`` vector to a ``(dim,)`` vector (checked by abstract
-    evaluation)."""
+    """Raise unless ``matvec`` maps a ``(dim,)`` vector to a ``(dim,)`` vector (checked by abstract evaluation)."""
     if not callable(matvec):
         raise TypeError(f"matvec must be callable, got {type(matvec).__name__}")
-    if not isinstance(dim, int) or dim < 1:
-        raise ValueError(f"dim must be a positive int, got {dim!r}")
+    checks.count("dim", dim)
     try:
         out = jax.eval_shape(matvec, jax.ShapeDtypeStruct((dim,), dtype))
     except (TypeError, ValueError) as err:
@@ -60,8 +60,7 @@ def power_iteration(
     same number of matvecs. Returns the Rayleigh quotient :math:`v^\top A v` and the unit vector :math:`v`.
     """
     check_matvec(matvec, dim, dtype)
-    if num_iters < 1:
-        raise ValueError(f"num_iters must be >= 1, got {num_iters}")
+    checks.count("num_iters", num_iters)
     v = jax.random.normal(key, (dim,), dtype)
     v = v / jnp.linalg.norm(v)
 
@@ -128,12 +127,6 @@ def lanczos(matvec: Matvec, v0: jax.Array, num_iters: int, *, key: jax.Array) ->
     return Tridiagonal(alpha, beta, basis)
 
 
-def _check_iters(num_iters: int, dim: int, least: int) -> int:
-    if num_iters < least:
-        raise ValueError(f"num_iters must be >= {least}, got {num_iters}")
-    return min(num_iters, dim)
-
-
 def top_eigenvalues(
     matvec: Matvec,
     dim: int,
@@ -145,20 +138,17 @@ def top_eigenvalues(
 ) -> tuple[jax.Array, jax.Array]:
     r"""The :math:`k` algebraically largest eigenpairs of a symmetric operator by Lanczos.
 
-    Runs ``num_iters`` Lanczos steps (default :math:`\max(4k, k + 40)`, capped at ``dim``; with ``num_iters
-    = dim`` the result is exact up to rounding) and returns the top-:math:`k` Ritz values, descending, and
-    the Ritz vectors
+    Runs ``num_iters`` Lanczos steps (default :math:`\max(4k, k + 40)`, capped at ``dim``; with ``num_iters = dim``
+    the result is exact up to rounding) and returns the top-:math:`k` Ritz values, descending, and the Ritz vectors
     :math:`Q^\top s_i` as rows of a ``(k, dim)`` array.
 
     Raises:
-        ValueError: if ``k`` is not in ``[1, dim]``, ``num_iters < k`` or ``matvec`` does not map
-        ``(dim,)`` to
+        ValueError: if ``k`` is not in ``[1, dim]``, ``num_iters < k`` or ``matvec`` does not map ``(dim,)`` to
             ``(dim,)``.
     """
     check_matvec(matvec, dim, dtype)
-    if not 1 <= k <= dim:
-        raise ValueError(f"k must be in [1, dim={dim}], got k={k}")
-    num_iters = _check_iters(max(4 * k, k + 40) if num_iters is None else num_iters, dim, k)
+    checks.in_interval(1, dim, closed=True)("k", checks.integer("k", k))
+    num_iters = min(checks.at_least(k)("num_iters", max(4 * k, k + 40) if num_iters is None else num_iters), dim)
     key_v0, key_lanczos = jax.random.split(key)
     tri = lanczos(matvec, jax.random.normal(key_v0, (dim,), dtype), num_iters, key=key_lanczos)
     theta, s = jnp.linalg.eigh(tri.dense())
@@ -193,8 +183,7 @@ def trace(
     evaluated all at once (``vmap``: one matrix-matrix product) or ``chunk_size`` at a time to bound memory.
     """
     check_matvec(matvec, dim, dtype)
-    if num_probes < 2:
-        raise ValueError(f"num_probes must be >= 2 for a standard error, got {num_probes}")
+    checks.at_least(2)("num_probes", num_probes)  # two probes at least for a standard error
     probes = stochtrace.sampler_signs(jnp.zeros((dim,), dtype), num=num_probes)(key)
     integrand = stochtrace.monte_carlo_trace()
     samples = _map_probes(lambda v: integrand(matvec, v), probes, chunk_size)
@@ -206,8 +195,7 @@ def _map_probes(fn: Callable, probes: jax.Array | tuple, chunk_size: int | None)
     """``fn`` over the leading axis of ``probes``: batched at once (``vmap``), or ``chunk_size`` at a time."""
     if chunk_size is None:
         return jax.vmap(fn)(probes)
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1 or None, got {chunk_size}")
+    checks.count("chunk_size", chunk_size)
     return lax.map(fn, probes, batch_size=chunk_size)
 
 
@@ -257,11 +245,10 @@ def spectral_density(
     step is one matrix-matrix product) or run ``chunk_size`` at a time.
     """
     check_matvec(matvec, dim, dtype)
-    if num_probes < 1:
-        raise ValueError(f"num_probes must be >= 1, got {num_probes}")
-    if sigma is not None and sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
-    num_iters = _check_iters(num_iters, dim, 1)
+    checks.count("num_probes", num_probes)
+    if sigma is not None:
+        checks.positive("sigma", sigma)
+    num_iters = min(checks.count("num_iters", num_iters), dim)
     key_probe, key_lanczos = jax.random.split(key)
     probes = stochtrace.sampler_signs(jnp.zeros((dim,), dtype), num=num_probes)(key_probe)
     lanczos_keys = jax.random.split(key_lanczos, num_probes)
