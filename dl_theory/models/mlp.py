@@ -80,8 +80,9 @@ def dense_mlp(hidden: Sequence[int], out_dim: int, *, activation: Callable[[jax.
 
     def apply_fn(params: list[dict[str, jax.Array]], x_NxD: ArrayLike, **kwargs) -> jax.Array:
         h = jnp.asarray(x_NxD)
+        bias = lambda b: b.reshape((1,) * (h.ndim - 1) + b.shape)  # explicit: no rank promotion
         for layer in params[:-1]:
-            h = activation(h @ layer["w"] + layer["b"])
-        return h @ params[-1]["w"] + params[-1]["b"]
+            h = activation(h @ layer["w"] + bias(layer["b"]))
+        return h @ params[-1]["w"] + bias(params[-1]["b"])
 
     return Model(init_fn, apply_fn)
