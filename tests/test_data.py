@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from dl_theory import data
+from dl_theory.data import _datasets
 
 # --- synthetic generators ------------------------------------------------------------------------------------
 
@@ -82,16 +83,16 @@ def test_two_moons_and_rings_geometry(key):
     np.testing.assert_allclose(np.linalg.norm(np.asarray(x), axis=1), np.asarray(y) + 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda k: data.gaussian(k, 0, 3), "n must be a positive integer"),
-    (lambda k: data.gaussian(k, 3, 2.5), "d must be a positive integer"),
-    (lambda k: data.planted_margin(k, 10, 1, 0.1), "need d >= 2"),
-    (lambda k: data.planted_margin(k, 10, 3, 1.0), "0 < margin < radius"),
-    (lambda k: data.planted_margin(k, 10, 3, 0.0), "0 < margin < radius"),
-    (lambda k: data.rings(k, 10, n_rings=0), "n_rings must be a positive integer"),
+@pytest.mark.parametrize("call, error, message", [
+    (lambda k: data.gaussian(k, 0, 3), ValueError, "n must be an integer >= 1, got 0"),
+    (lambda k: data.gaussian(k, 3, 2.5), TypeError, "d must be an integer, got 2.5"),
+    (lambda k: data.planted_margin(k, 10, 1, 0.1), ValueError, "d must be an integer >= 2, got 1"),
+    (lambda k: data.planted_margin(k, 10, 3, 1.0), ValueError, r"margin must be in \(0.0, 1.0\), got 1.0"),
+    (lambda k: data.planted_margin(k, 10, 3, 0.0), ValueError, r"margin must be in \(0.0, 1.0\), got 0.0"),
+    (lambda k: data.rings(k, 10, n_rings=0), ValueError, "n_rings must be an integer >= 1, got 0"),
 ])
-def test_generator_validation(key, call, message):
-    with pytest.raises(ValueError, match=message):
+def test_generator_validation(key, call, error, message):
+    with pytest.raises(error, match=message):
         call(key)
 
 
@@ -118,7 +119,7 @@ def test_digits():
 
 
 def test_mnist1d():
-    data._mnist1d_arrays.cache_clear()
+    _datasets._mnist1d_arrays.cache_clear()
     state = np.random.get_state()  # noqa: NPY002 -- checking that the generator leaves the global state alone
     ds = data.mnist1d(n_train=95, n_test=50, seed=3)
     assert np.array_equal(np.random.get_state()[1], state[1])  # noqa: NPY002
@@ -126,12 +127,12 @@ def test_mnist1d():
     assert ds.y_train.shape == (95,) and ds.y_test.shape == (50,)
     assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int32
     assert set(np.unique(np.concatenate([ds.y_train, ds.y_test])).tolist()) <= set(range(10))
-    data._mnist1d_arrays.cache_clear()
+    _datasets._mnist1d_arrays.cache_clear()
     again = data.mnist1d(n_train=95, n_test=50, seed=3)
     for a, b in zip(ds, again, strict=True):
         np.testing.assert_array_equal(a, b)
     # 150 examples were generated (a multiple of 10) and standardized together
-    x_all, y_all = data._mnist1d_arrays(150, 3)
+    x_all, y_all = _datasets._mnist1d_arrays(150, 3)
     assert abs(x_all.mean()) < 1e-5 and x_all.std() == pytest.approx(1.0, abs=1e-5)
     np.testing.assert_array_equal(np.bincount(y_all), np.full(10, 15))
     assert not np.array_equal(data.mnist1d(n_train=95, n_test=50, seed=4).x_train, ds.x_train)

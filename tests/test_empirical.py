@@ -168,11 +168,11 @@ class TestErrors:
             empirical_nngp_fn(self.apply)(self.x1, jnp.ones((2, 5)), self.params)
 
     @pytest.mark.parametrize(("trace_axes", "diagonal_axes", "match"), [
-        ((2,), (), "trace_axes.*out of range"),
-        ((), (-3,), "diagonal_axes.*out of range"),
-        ((-1,), (1,), "overlap"),
-        ((1, -1), (), "repeats"),
-        ((), (0,), "diagonal axis 0"),
+        ((2,), (), r"trace_axes must be axes of an output of rank 2 \(each in \[-2, 2\)\), got \(2,\)"),
+        ((), (-3,), r"diagonal_axes must be axes of an output of rank 2 .*got \(-3,\)"),
+        ((-1,), (1,), r"trace_axes and diagonal_axes must be disjoint .*got \(1,\) and \(1,\)"),
+        ((1, -1), (), r"trace_axes must be distinct axes .*got \(1, -1\)"),
+        ((), (0,), "must be of the same size on diagonal axis 0"),
     ])
     def test_bad_axes(self, trace_axes, diagonal_axes, match):
         for impl in (1, 2):

@@ -76,7 +76,9 @@ def test_axes_options_and_bad_n_samples(key):
     np.testing.assert_allclose(traced, jnp.trace(full, axis1=2, axis2=3) / 3, rtol=1e-5)
     with pytest.raises(ValueError, match="n_samples"):
         monte_carlo_kernel_fn(init_fn, apply_fn, key, 0)
-    with pytest.raises(ValueError, match="n_samples"):
+    with pytest.raises(ValueError, match=r"n_samples\[1\] must be an integer >= 1, got 0"):
+        monte_carlo_kernel_fn(init_fn, apply_fn, key, [1, 0])
+    with pytest.raises(TypeError, match=r"n_samples\[1\] must be an integer"):
         monte_carlo_kernel_fn(init_fn, apply_fn, key, [1, 2.5])
     with pytest.raises(TypeError, match="n_samples"):
         monte_carlo_kernel_fn(init_fn, apply_fn, key, 2.0)

@@ -205,14 +205,15 @@ def test_minibatch_covers_each_example_once_per_epoch(n, batch_size):
 
 
 @pytest.mark.parametrize("data, kwargs, message", [
-    ({"x": jnp.ones((5, 2))}, {"batch_size": 6}, r"batch_size must be in \[1, 5\].*got 6"),
-    ({"x": jnp.ones((5, 2))}, {"batch_size": 0}, r"batch_size must be in \[1, 5\].*got 0"),
-    ({"x": jnp.ones((5, 2)), "y": jnp.ones(4)}, {}, "shared leading .* axis; got \\[4, 5\\]"),
-    ({"x": jnp.ones((5, 2)), "y": jnp.ones(())}, {}, "shared leading"),
+    ({"x": jnp.ones((5, 2))}, {"batch_size": 6}, r"batch_size must be in \[1, 5\], got 6"),
+    ({"x": jnp.ones((5, 2))}, {"batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
+    ({"x": jnp.ones((5, 2)), "y": jnp.ones(4)}, {}, r"data must be arrays sharing one leading .* axis, got leading "
+                                                    r"sizes \[4, 5\]"),
+    ({"x": jnp.ones((5, 2)), "y": jnp.ones(())}, {}, "sharing one leading"),
     ({}, {}, "at least one array"),
     ({"x": jnp.ones((5, 2))}, {"batch_size": 2, "key": None}, "key is required"),
-    ({"x": jnp.ones((5, 2))}, {"n_steps": -1}, "n_steps must be >= 0"),
-    ({"x": jnp.ones((5, 2))}, {"log_every": 0}, "log_every >= 1"),
+    ({"x": jnp.ones((5, 2))}, {"n_steps": -1}, "n_steps must be an integer >= 0, got -1"),
+    ({"x": jnp.ones((5, 2))}, {"log_every": 0}, "log_every must be an integer >= 1, got 0"),
 ])
 def test_bad_input(data, kwargs, message):
     kwargs = {"n_steps": 3, **kwargs}

@@ -1,7 +1,7 @@
 """Data sets that work offline: seeded synthetic generators, bundled real data, and loaders for files on disk.
 
-Synthetic generators take a JAX PRNG key and return ``jax.Array``s; real data sets are returned as float32 NumPy
-arrays in a :class:`Dataset`. Nothing here downloads: MNIST/CIFAR are read from files the user already has.
+Synthetic generators take a JAX PRNG key and return ``jax.Array``s; real data sets are returned as float32 NumPy arrays
+in a :class:`Dataset`. Nothing here downloads: MNIST/CIFAR are read from files the user already has.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dl_theory import checks
+
 
 class Dataset(NamedTuple):
     """Train/test split; ``x`` has the example axis first, ``y`` holds integer class labels."""
@@ -27,17 +29,13 @@ class Dataset(NamedTuple):
     y_test: np.ndarray
 
 
-def _positive(name: str, value: int) -> None:
-    if int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-
-
 # --- synthetic -------------------------------------------------------------------------------------------------
 
 
 def gaussian(key: jax.Array, n: int, d: int) -> jax.Array:
     """``n`` i.i.d. standard Gaussian points in :math:`\\mathbb{R}^d`, shape ``(n, d)``."""
-    _positive("n", n), _positive("d", d)
+    checks.count("n", n)
+    checks.count("d", d)
     return jax.random.normal(key, (n, d))
 
 
@@ -58,9 +56,10 @@ def planted_margin(key: jax.Array, n: int, d: int, margin: float,
     Returns:
       ``(x_NxD, y_N, w_star_D)``.
     """
-    _positive("n", n), _positive("d", d)
-    if d < 2 or not 0 < margin < radius:
-        raise ValueError(f"need d >= 2 and 0 < margin < radius; got d={d}, margin={margin}, radius={radius}")
+    checks.count("n", n)
+    checks.at_least(2)("d", d)
+    checks.positive("radius", radius)
+    checks.in_interval(0.0, radius)("margin", margin)
     k_w, k_t, k_sign, k_dir, k_r = jax.random.split(key, 5)
     w_star = jax.random.normal(k_w, (d,))
     w_star = w_star / jnp.linalg.norm(w_star)
@@ -81,7 +80,8 @@ def teacher_student(key: jax.Array, n: int, d: int, noise: float = 0.0) -> tuple
     Returns:
       ``(x_NxD, y_N, w_star_D)``.
     """
-    _positive("n", n), _positive("d", d)
+    checks.count("n", n)
+    checks.count("d", d)
     k_x, k_w, k_e = jax.random.split(key, 3)
     x = jax.random.normal(k_x, (n, d))
     w_star = jax.random.normal(k_w, (d,)) / jnp.sqrt(d)
@@ -90,7 +90,7 @@ def teacher_student(key: jax.Array, n: int, d: int, noise: float = 0.0) -> tuple
 
 def two_moons(key: jax.Array, n: int, noise: float = 0.1) -> tuple[jax.Array, jax.Array]:
     """Two interleaved half circles in the plane; labels in ``{0, 1}``."""
-    _positive("n", n)
+    checks.count("n", n)
     k_t, k_y, k_e = jax.random.split(key, 3)
     y = jax.random.bernoulli(k_y, 0.5, (n,)).astype(jnp.int32)
     t = jnp.pi * jax.random.uniform(k_t, (n,))
@@ -102,7 +102,8 @@ def two_moons(key: jax.Array, n: int, noise: float = 0.1) -> tuple[jax.Array, ja
 
 def rings(key: jax.Array, n: int, n_rings: int = 2, noise: float = 0.05) -> tuple[jax.Array, jax.Array]:
     """Concentric circles of radii ``1, 2, ..., n_rings``; label = ring index."""
-    _positive("n", n), _positive("n_rings", n_rings)
+    checks.count("n", n)
+    checks.count("n_rings", n_rings)
     k_t, k_y, k_e = jax.random.split(key, 3)
     y = jax.random.randint(k_y, (n,), 0, n_rings)
     t = 2 * jnp.pi * jax.random.uniform(k_t, (n,))
@@ -124,8 +125,7 @@ def digits(test_fraction: float = 0.25, seed: int = 0) -> Dataset:
     """scikit-learn's bundled 8x8 digits (1,797 images, 10 classes), pixels scaled to [0, 1], flattened to 64."""
     from sklearn.datasets import load_digits
 
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
+    checks.probability("test_fraction", test_fraction)
     bunch = load_digits()
     return _split(bunch.data / 16.0, bunch.target, int(round(test_fraction * len(bunch.target))), seed)
 
@@ -146,7 +146,7 @@ def _mnist1d_arrays(num_samples: int, seed: int) -> tuple[np.ndarray, ...]:
 
 def digits_subset(n: int, seed: int = 0) -> tuple[jax.Array, jax.Array]:
     """The first ``n`` training images of :func:`digits` (64 pixels in [0, 1], centred) with one-hot labels."""
-    _positive("n", n)
+    checks.count("n", n)
     ds = digits(seed=seed)
     x = ds.x_train[:n] - ds.x_train[:n].mean(axis=0, keepdims=True)
     return jnp.asarray(x), jax.nn.one_hot(jnp.asarray(ds.y_train[:n]), 10)
@@ -157,7 +157,8 @@ def mnist1d(n_train: int = 4000, n_test: int = 1000, seed: int = 42) -> Dataset:
 
     ``seed=42`` reproduces the reference generator settings; the data are standardized (zero mean, unit std).
     """
-    _positive("n_train", n_train), _positive("n_test", n_test)
+    checks.count("n_train", n_train)
+    checks.count("n_test", n_test)
     total = n_train + n_test
     total += (-total) % 10  # the generator makes the same number of examples per class
     x, y = _mnist1d_arrays(total, seed)

@@ -2,9 +2,9 @@ r"""Track the empirical NTK during training through :func:`dl_theory.training.tr
 
 At every logged step :math:`t` the callback evaluates :math:`\Theta_t` on fixed inputs and records
 
-* ``ntk_change``: :math:`\|\Theta_t - \Theta_0\|_F / \|\Theta_0\|_F` (lazy training keeps it small:
-  :math:`O(m^{-1/2})` in the NTK parameterization, Lee et al., 2019; :math:`O(1/\alpha)` for output scale
-  :math:`\alpha`, Chizat, Oyallon & Bach, 2019),
+* ``ntk_change``: :math:`\|\Theta_t - \Theta_0\|_F / \|\Theta_0\|_F` (lazy training keeps it small: :math:`O(m^{-1/2})`
+  in the NTK parameterization, Lee et al., 2019; :math:`O(1/\alpha)` for output scale :math:`\alpha`, Chizat, Oyallon &
+  Bach, 2019),
 * ``ntk_alignment``: :math:`A(\Theta_t, \Theta_0)`, and, given targets, ``target_alignment``:
   :math:`A(\Theta_t, yy^\top)` (it grows when features are learned; Baratin et al., 2021).
 """

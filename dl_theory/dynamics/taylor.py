@@ -6,9 +6,9 @@ For :math:`f(\theta, x)` expanded around :math:`\theta_0` with :math:`\delta = \
     f^{(k)}(\theta, x) = \sum_{j=0}^{k} \frac{1}{j!} \, D^j_\theta f(\theta_0, x)[\delta, \dots, \delta]
       = \sum_{j=0}^{k} \frac{h^{(j)}(0)}{j!}, \qquad h(t) = f(\theta_0 + t\delta, x).
 
-:math:`k = 1` is the linearized network whose gradient-descent dynamics are governed by the empirical NTK
-(Lee et al., 2019, "Wide Neural Networks of Any Depth Evolve as Linear Models Under Gradient Descent").
-Same semantics as ``neural_tangents.linearize`` / ``taylor_expand``.
+:math:`k = 1` is the linearized network whose gradient-descent dynamics are governed by the empirical NTK (Lee et al.,
+2019, "Wide Neural Networks of Any Depth Evolve as Linear Models Under Gradient Descent"). Same semantics as
+``neural_tangents.linearize`` / ``taylor_expand``.
 """
 
 import math
@@ -19,15 +19,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from dl_theory import checks
 from dl_theory.typing import PyTree
 
 
 def _delta(params: PyTree, params0: PyTree) -> PyTree:
-    if jax.tree.structure(params) != jax.tree.structure(params0):
-        raise ValueError(
-            f"params must have the structure of the expansion point: got {jax.tree.structure(params)}, "
-            f"expected {jax.tree.structure(params0)}."
-        )
+    checks.same_tree("params", params, "the expansion point", params0)
     return jax.tree.map(operator.sub, params, params0)
 
 
@@ -53,10 +50,10 @@ def taylor_expand(f: Callable[..., PyTree], params: PyTree, degree: int) -> Call
     nested ``jax.jvp`` calls in the scalar :math:`t`, each returning all lower orders too.
 
     Raises:
-        ValueError: ``degree`` is not a non-negative int.
+        ValueError: ``degree`` is negative.
+        TypeError: ``degree`` is not an integer.
     """
-    if not isinstance(degree, int) or isinstance(degree, bool) or degree < 0:
-        raise ValueError(f"`degree` must be a non-negative int, got {degree!r}.")
+    degree = checks.at_least(0)("degree", degree)
 
     def f_tayl(p: PyTree, *args: Any, **kwargs: Any) -> PyTree:
         delta = _delta(p, params)

@@ -1,9 +1,9 @@
 """Argument handling shared by the empirical kernels: kwargs splitting, ``vmap_axes``, input/param checks.
 
-Conventions follow neural-tangents' empirical kernels (Novak et al., 2022, "Fast Finite Width Neural Tangent
-Kernel", ICML): ``x2=None`` means ``x2 = x1``; a keyword argument given as a pair ``(v1, v2)`` goes ``v1`` to
-``f(params, x1)`` and ``v2`` to ``f(params, x2)``; an ``rng`` key is reused for ``x2`` when ``x2`` equals ``x1``
-and folded with 1 otherwise.
+Conventions follow neural-tangents' empirical kernels (Novak et al., 2022, "Fast Finite Width Neural Tangent Kernel",
+ICML): ``x2=None`` means ``x2 = x1``; a keyword argument given as a pair ``(v1, v2)`` goes ``v1`` to ``f(params, x1)``
+and ``v2`` to ``f(params, x2)``; an ``rng`` key is reused for ``x2`` when ``x2`` equals ``x1`` and folded with 1
+otherwise.
 """
 
 from typing import Any, NamedTuple
@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from dl_theory.typing import PyTree
+from dl_theory.typing import PyTree, VmapAxes
 
 
 def split_kwargs(kwargs: dict[str, Any], x1: PyTree, x2: PyTree | None) -> tuple[dict, dict]:
@@ -38,7 +38,7 @@ def _split_rng(key: jax.Array, x1: PyTree, x2: PyTree) -> tuple[jax.Array, jax.A
     return key, jnp.where(equal, key, jax.random.fold_in(key, 1))
 
 
-class VmapAxes(NamedTuple):
+class BatchAxes(NamedTuple):
     """Canonical ``vmap_axes``: batch axis per leaf of ``x``, of ``f(x)``, and per keyword argument."""
 
     x: PyTree
@@ -46,7 +46,7 @@ class VmapAxes(NamedTuple):
     kw: dict[str, int | None]
 
 
-def _triple(vmap_axes: Any) -> tuple[Any, Any, Any]:
+def _triple(vmap_axes: VmapAxes) -> tuple[Any, Any, Any]:
     if isinstance(vmap_axes, tuple) and len(vmap_axes) == 3:
         return vmap_axes
     return vmap_axes, vmap_axes, {}
@@ -63,12 +63,12 @@ def _mod_axes(axes: PyTree, tree: PyTree, name: str) -> PyTree:
         raise ValueError(f"`vmap_axes` {name} axes {axes!r} do not match the structure of the {name}.") from err
 
 
-def input_batch_axes(vmap_axes: Any, x: PyTree) -> PyTree | None:
+def input_batch_axes(vmap_axes: VmapAxes, x: PyTree) -> PyTree | None:
     """The per-leaf input axes of ``vmap_axes`` (``None`` if ``vmap_axes`` is ``None``)."""
     return None if vmap_axes is None else _mod_axes(_triple(vmap_axes)[0], x, "input")
 
 
-def canonicalize_vmap_axes(vmap_axes: Any, x: PyTree, fx: PyTree, kwargs: dict[str, Any]) -> VmapAxes | None:
+def canonicalize_vmap_axes(vmap_axes: VmapAxes, x: PyTree, fx: PyTree, kwargs: dict[str, Any]) -> BatchAxes | None:
     """Interpret ``vmap_axes`` as neural-tangents does: a triple ``(in_axes, out_axes, kwargs_axes)`` or one
     axis used for inputs and outputs (``kwargs_axes = {}``); ``None`` means no batch structure."""
     if vmap_axes is None:
@@ -79,7 +79,7 @@ def canonicalize_vmap_axes(vmap_axes: Any, x: PyTree, fx: PyTree, kwargs: dict[s
     unknown = set(kw_axes) - set(kwargs)
     if unknown:
         raise ValueError(f"`vmap_axes` names keyword arguments {sorted(unknown)} that were not passed.")
-    return VmapAxes(
+    return BatchAxes(
         _mod_axes(x_axis, x, "input"),
         _mod_axes(fx_axis, fx, "output"),
         {k: None if a is None else a % max(jnp.ndim(kwargs[k]), 1) for k, a in kw_axes.items()},
@@ -142,11 +142,11 @@ def squeeze(tree: PyTree, axes: PyTree) -> PyTree:
     return jax.tree.map(lambda a, t: jnp.squeeze(t, a), axes, tree)
 
 
-def per_example_fn(f: Any, vm: VmapAxes, keys: list[str]) -> Any:
-    """``g(params, x_i, *kw_i)``: ``f`` on one example (batch axes removed), output squeezed at ``vm.fx``."""
-    def g(params: PyTree, x_i: PyTree, *kw_vals: Any) -> PyTree:
-        kw = {k: v if vm.kw.get(k) is None else jnp.expand_dims(v, vm.kw[k])
+def per_example_fn(f: Any, batch_axes: BatchAxes, keys: list[str]) -> Any:
+    """``fn(params, x_i, *kw_i)``: ``f`` on one example (batch axes removed), output squeezed at ``batch_axes.fx``."""
+    def fn(params: PyTree, x_i: PyTree, *kw_vals: Any) -> PyTree:
+        kw = {k: v if batch_axes.kw.get(k) is None else jnp.expand_dims(v, batch_axes.kw[k])
               for k, v in zip(keys, kw_vals, strict=True)}
-        return squeeze(f(params, expand(x_i, vm.x), **kw), vm.fx)
+        return squeeze(f(params, expand(x_i, batch_axes.x), **kw), batch_axes.fx)
 
-    return g
+    return fn

@@ -1,15 +1,15 @@
 r"""The two empirical-NTK implementations behind :func:`dl_theory.kernels.empirical.empirical_ntk_fn`.
 
-* :func:`jacobian_contraction`: :math:`\Theta = \sum_\ell J_\ell(x_1) J_\ell(x_2)^\top` from Jacobians taken in
-  reverse mode (per example under ``vmap_axes``), contracted per parameter leaf as GEMMs.
-* :func:`structured_derivatives`: as Jacobian contraction, but weights used once by a matrix product or a
-  convolution contribute through the factored form of :mod:`dl_theory.kernels.structured` (layer inputs and
-  output cotangents) instead of their Jacobians.
-* :func:`ntk_vector_products`: column :math:`j` of :math:`\Theta` is :math:`J(x_1)(J(x_2)^\top e_j)`, one VJP and
-  one JVP per output coordinate of :math:`f(x_2)`, never forming :math:`J` (Novak et al., 2022, "Fast Finite
-  Width Neural Tangent Kernel", ICML).
+* :func:`jacobian_contraction`: :math:`\Theta = \sum_\ell J_\ell(x_1) J_\ell(x_2)^\top` from Jacobians taken in reverse
+  mode (per example under ``vmap_axes``), contracted per parameter leaf as GEMMs.
+* :func:`structured_derivatives`: as Jacobian contraction, but weights used once by a matrix product or a convolution
+  contribute through the factored form of :mod:`dl_theory.kernels.structured` (layer inputs and output cotangents)
+  instead of their Jacobians.
+* :func:`ntk_vector_products`: column :math:`j` of :math:`\Theta` is :math:`J(x_1)(J(x_2)^\top e_j)`, one VJP and one
+  JVP per output coordinate of :math:`f(x_2)`, never forming :math:`J` (Novak et al., 2022, "Fast Finite Width Neural
+  Tangent Kernel", ICML).
 
-All take a validated :class:`Problem` and return one kernel per output leaf.
+All take a validated :class:`NtkCall` and return one kernel per output leaf.
 """
 
 import functools
@@ -26,15 +26,19 @@ from dl_theory.kernels import structured as structured_
 from dl_theory.typing import ApplyFn, PyTree
 
 
-class Problem:
-    """Validated arguments of one NTK call, with the closures both implementations need."""
+class NtkCall:
+    """Validated arguments of one NTK call, with the closures the implementations need.
+
+    ``vmap_axes`` is the canonical :class:`~dl_theory.kernels._empirical_args.BatchAxes` (``None``: no batch
+    structure) and ``per_example_fn(params, x_i, *kw_i)`` evaluates ``f`` on one example under it.
+    """
 
     def __init__(self, f, x1, x2, params, kwargs, trace_axes, diagonal_axes, vmap_axes):
         kw1, kw2 = args_.split_kwargs(kwargs, x1, x2)
         args_.check_inputs(x1, x2, args_.input_batch_axes(vmap_axes, x1))
         self.fx1 = args_.output_shapes(f, params, x1, kw1, "x1")
         self.fx2 = self.fx1 if x2 is None else args_.output_shapes(f, params, x2, kw2, "x2")
-        self.vm = args_.canonicalize_vmap_axes(vmap_axes, x1, self.fx1, kw1)
+        self.vmap_axes = args_.canonicalize_vmap_axes(vmap_axes, x1, self.fx1, kw1)
         self.out_tree = jax.tree.structure(self.fx1)
         if jax.tree.structure(self.fx2) != self.out_tree:
             raise ValueError(f"f(x1) and f(x2) have different structures: {self.out_tree} vs "
@@ -50,10 +54,10 @@ class Problem:
                               for x, kw in self.inputs)
         self.same = x2 is None
         self.n_params = sum(math.prod(jnp.shape(p)) for p in jax.tree.leaves(params))
-        if self.vm is not None:
-            self.g = args_.per_example_fn(f, self.vm, self.keys)
-            self.fx_axes = self.out_tree.flatten_up_to(self.vm.fx)
-            self.kw_in_axes = [self.vm.kw.get(k) for k in self.keys]
+        if self.vmap_axes is not None:
+            self.per_example_fn = args_.per_example_fn(f, self.vmap_axes, self.keys)
+            self.fx_axes = self.out_tree.flatten_up_to(self.vmap_axes.fx)
+            self.kw_in_axes = [self.vmap_axes.kw.get(k) for k in self.keys]
 
     def per_example_shape(self, shape: tuple[int, ...], leaf: int) -> tuple[int, ...]:
         return shape[: self.fx_axes[leaf]] + shape[self.fx_axes[leaf] + 1:]
@@ -70,34 +74,34 @@ def _jacobian(
     return (jax.jacfwd if n_params < out_size else jax.jacrev)(fn, has_aux=has_aux)(params)
 
 
-def _jacobians(pb: Problem, params: PyTree, side: int) -> PyTree:
-    shapes = pb.shapes1 if side == 0 else pb.shapes2
-    if pb.vm is None:
-        return _jacobian(pb.full_fns[side], params, sum(math.prod(s) for s in shapes), pb.n_params)
-    per_size = sum(math.prod(pb.per_example_shape(s, i)) for i, s in enumerate(shapes))
+def _jacobians(call: NtkCall, params: PyTree, side: int) -> PyTree:
+    shapes = call.shapes1 if side == 0 else call.shapes2
+    if call.vmap_axes is None:
+        return _jacobian(call.full_fns[side], params, sum(math.prod(s) for s in shapes), call.n_params)
+    per_size = sum(math.prod(call.per_example_shape(s, i)) for i, s in enumerate(shapes))
 
     def one(x_i: PyTree, *kw_i: Any) -> PyTree:
-        return _jacobian(lambda p: pb.g(p, x_i, *kw_i), params, per_size, pb.n_params)
+        return _jacobian(lambda p: call.per_example_fn(p, x_i, *kw_i), params, per_size, call.n_params)
 
-    x, kw = pb.inputs[side]
-    return jax.vmap(one, in_axes=(pb.vm.x, *pb.kw_in_axes), out_axes=pb.vm.fx)(x, *kw)
+    x, kw = call.inputs[side]
+    return jax.vmap(one, in_axes=(call.vmap_axes.x, *call.kw_in_axes), out_axes=call.vmap_axes.fx)(x, *kw)
 
 
-def jacobian_contraction(pb: Problem, params: PyTree) -> PyTree:
-    j1 = pb.out_tree.flatten_up_to(_jacobians(pb, params, 0))
-    j2 = j1 if pb.same else pb.out_tree.flatten_up_to(_jacobians(pb, params, 1))
+def jacobian_contraction(call: NtkCall, params: PyTree) -> PyTree:
+    j1 = call.out_tree.flatten_up_to(_jacobians(call, params, 0))
+    j2 = j1 if call.same else call.out_tree.flatten_up_to(_jacobians(call, params, 1))
     kernels = []
-    for a1, a2, s1, (trace, diag) in zip(j1, j2, pb.shapes1, pb.axes, strict=True):
+    for a1, a2, s1, (trace, diag) in zip(j1, j2, call.shapes1, call.axes, strict=True):
         pairs = list(zip(jax.tree.leaves(a1), jax.tree.leaves(a2), strict=True))
         kernels.append(kernel_axes.contract(pairs, len(s1), trace, diag))
-    return pb.out_tree.unflatten(kernels)
+    return call.out_tree.unflatten(kernels)
 
 
-def ntk_vector_products(pb: Problem, params: PyTree) -> PyTree:
-    _, push1 = jax.linearize(pb.full_fns[0], params)
-    dtypes = [s.dtype for s in pb.out_tree.flatten_up_to(pb.fx2)]
+def ntk_vector_products(call: NtkCall, params: PyTree) -> PyTree:
+    _, push1 = jax.linearize(call.full_fns[0], params)
+    dtypes = [s.dtype for s in call.out_tree.flatten_up_to(call.fx2)]
     kernels = []
-    for leaf, (s1, s2, (trace, diag)) in enumerate(zip(pb.shapes1, pb.shapes2, pb.axes, strict=True)):
+    for leaf, (s1, s2, (trace, diag)) in enumerate(zip(call.shapes1, call.shapes2, call.axes, strict=True)):
 
         def columns(pullback: Callable, shapes: list[tuple[int, ...]], leaf: int = leaf) -> jax.Array:
             """Theta[:, j] for every output coordinate j of leaf `leaf` of the pulled-back output."""
@@ -107,44 +111,44 @@ def ntk_vector_products(pb: Problem, params: PyTree) -> PyTree:
             def column(e: jax.Array) -> jax.Array:
                 ct = [e if k == leaf else jnp.zeros(s, d)
                       for k, (s, d) in enumerate(zip(shapes, dtypes, strict=True))]
-                (v,) = pullback(pb.out_tree.unflatten(ct))
-                return pb.out_tree.flatten_up_to(push1(v))[leaf]
+                (v,) = pullback(call.out_tree.unflatten(ct))
+                return call.out_tree.flatten_up_to(push1(v))[leaf]
 
             return jax.vmap(column)(basis)
 
-        if pb.vm is None:
-            _, pullback = jax.vjp(pb.full_fns[1], params)
-            k21 = columns(pullback, pb.shapes2).reshape(s2 + s1)
+        if call.vmap_axes is None:
+            _, pullback = jax.vjp(call.full_fns[1], params)
+            k21 = columns(pullback, call.shapes2).reshape(s2 + s1)
         else:
-            singles = [pb.per_example_shape(s, i) for i, s in enumerate(pb.shapes2)]
+            singles = [call.per_example_shape(s, i) for i, s in enumerate(call.shapes2)]
 
             def per_example(x_j: PyTree, *kw_j: Any, singles: list = singles) -> jax.Array:
-                _, pullback = jax.vjp(lambda p: pb.g(p, x_j, *kw_j), params)
+                _, pullback = jax.vjp(lambda p: call.per_example_fn(p, x_j, *kw_j), params)
                 return columns(pullback, singles)
 
-            x2, kw2 = pb.inputs[1]
-            cols = jax.vmap(per_example, in_axes=(pb.vm.x, *pb.kw_in_axes))(x2, *kw2)
-            k21 = jnp.moveaxis(cols.reshape((s2[pb.fx_axes[leaf]], *singles[leaf], *s1)), 0, pb.fx_axes[leaf])
+            x2, kw2 = call.inputs[1]
+            cols = jax.vmap(per_example, in_axes=(call.vmap_axes.x, *call.kw_in_axes))(x2, *kw2)
+            k21 = jnp.moveaxis(cols.reshape((s2[call.fx_axes[leaf]], *singles[leaf], *s1)), 0, call.fx_axes[leaf])
         nd = len(s1)
         k12 = k21.transpose(tuple(range(nd, 2 * nd)) + tuple(range(nd)))
         kernels.append(kernel_axes.trace_and_diagonal(k12, nd, trace, diag))
-    return pb.out_tree.unflatten(kernels)
+    return call.out_tree.unflatten(kernels)
 
 
-def _factors(pb: Problem, params: PyTree, side: int) -> tuple[structured_.Factors, tuple]:
+def _factors(call: NtkCall, params: PyTree, side: int) -> tuple[structured_.Factors, tuple]:
     """One side's structured factors, per example under ``vmap_axes`` (example axis moved to the outputs')."""
-    if pb.vm is None:
-        return structured_.factors(pb.full_fns[side], params, _jacobian)
+    if call.vmap_axes is None:
+        return structured_.factors(call.full_fns[side], params, _jacobian)
     found: list = []
 
     def one(x_i: PyTree, *kw_i: Any) -> structured_.Factors:
-        out, products = structured_.factors(lambda p: pb.g(p, x_i, *kw_i), params, _jacobian)
+        out, products = structured_.factors(lambda p: call.per_example_fn(p, x_i, *kw_i), params, _jacobian)
         found.append(products)  # static, recorded while tracing
         return out
 
-    x, kw = pb.inputs[side]
-    stacked = jax.vmap(one, in_axes=(pb.vm.x, *pb.kw_in_axes))(x, *kw)
-    move = [lambda a, k=k: jnp.moveaxis(a, 0, pb.fx_axes[k]) for k in range(len(stacked.jacobians))]
+    x, kw = call.inputs[side]
+    stacked = jax.vmap(one, in_axes=(call.vmap_axes.x, *call.kw_in_axes))(x, *kw)
+    move = [lambda a, k=k: jnp.moveaxis(a, 0, call.fx_axes[k]) for k in range(len(stacked.jacobians))]
     return structured_.Factors(
         [jax.tree.map(move[k], j) for k, j in enumerate(stacked.jacobians)],
         [jax.tree.map(move[k], g) for k, g in enumerate(stacked.cotangents)],
@@ -152,12 +156,12 @@ def _factors(pb: Problem, params: PyTree, side: int) -> tuple[structured_.Factor
     ), found[0]
 
 
-def structured_derivatives(pb: Problem, params: PyTree) -> PyTree:
-    f1, products1 = _factors(pb, params, 0)
-    f2, products2 = (f1, products1) if pb.same else _factors(pb, params, 1)
+def structured_derivatives(call: NtkCall, params: PyTree) -> PyTree:
+    f1, products1 = _factors(call, params, 0)
+    f2, products2 = (f1, products1) if call.same else _factors(call, params, 1)
     if products1 != products2:
         raise ValueError("f uses its parameters differently on x1 and on x2 (shape-dependent code), so the "
                          "structured derivatives of the two sides do not match; use implementation 1 or 2.")
-    kernels = [structured_.kernel(f1, f2, k, s1, trace, diag, None if pb.vm is None else pb.fx_axes[k])
-               for k, (s1, (trace, diag)) in enumerate(zip(pb.shapes1, pb.axes, strict=True))]
-    return pb.out_tree.unflatten(kernels)
+    kernels = [structured_.kernel(f1, f2, k, s1, trace, diag, None if call.vmap_axes is None else call.fx_axes[k])
+               for k, (s1, (trace, diag)) in enumerate(zip(call.shapes1, call.axes, strict=True))]
+    return call.out_tree.unflatten(kernels)

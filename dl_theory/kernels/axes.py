@@ -14,8 +14,12 @@ With an optional trailing "parameter" block :math:`p` shared by both operands (a
       = \\frac{1}{\\prod_{t \\in T} n_t} \\sum_{t \\in T} \\sum_p y^1[\\dots, a_i, \\dots, c_j, \\dots, t, \\dots; p]\\,
         y^2[\\dots, b_i, \\dots, c_j, \\dots, t, \\dots; p],
 
-with the output axes in their original order (:math:`i` free, :math:`j \\in D`). For ``trace_axes=(-1,)`` and
-outputs of shape ``(N, C)`` this is the usual ``(N1, N2)`` kernel averaged over the ``C`` logits.
+with the output axes in their original order (:math:`i` free, :math:`j \\in D`). For ``trace_axes=(-1,)`` and outputs of
+shape ``(N, C)`` this is the usual ``(N1, N2)`` kernel averaged over the ``C`` logits.
+
+The pairs of free axes are *zipped*, ``(X, X', Y, Y')``, as in every kernel of the package (analytic ``stax`` kernels,
+predictions); :func:`zip_axes` and :func:`unzip_axes` convert from and to the ``(X, Y, X', Y')`` order of an outer
+product, and :func:`canonicalize_axes` is the one place where user axes are checked and made non-negative.
 """
 
 import math
@@ -25,11 +29,20 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-Axes = int | Sequence[int]
+from dl_theory import checks
+from dl_theory.typing import Axes
+
+__all__ = [
+    "Axes", "canonicalize_axes", "contract", "kernel_shape", "labels", "trace_and_diagonal", "unzip_axes",
+    "validate_axes", "zip_axes",
+]
 
 
 def canonicalize_axes(axes: Axes, ndim: int, name: str) -> tuple[int, ...]:
     """Validate ``axes`` against an output of rank ``ndim``; return them sorted and non-negative.
+
+    This is the one convention of the package: axes may be given negative (counting from the end) and come back as
+    indices ``0 <= a < ndim``.
 
     Raises:
         TypeError: ``axes`` is not an int or a sequence of ints.
@@ -39,18 +52,35 @@ def canonicalize_axes(axes: Axes, ndim: int, name: str) -> tuple[int, ...]:
     try:
         seq = tuple(operator.index(a) for a in seq)
     except TypeError as err:
-        raise TypeError(f"`{name}` must be an int or a sequence of ints, got {axes!r}.") from err
-    out = []
-    for a in seq:
-        if not -ndim <= a < ndim:
-            raise ValueError(
-                f"`{name}`={tuple(seq)} contains axis {a}, out of range for outputs of rank {ndim} "
-                f"(expected {-ndim} <= axis < {ndim})."
-            )
-        out.append(a % ndim)
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {axes!r}") from err
+    if any(not -ndim <= a < ndim for a in seq):
+        raise checks.fail(name, f"axes of an output of rank {ndim} (each in [{-ndim}, {ndim}))", seq)
+    out = [a % ndim for a in seq]
     if len(set(out)) != len(out):
-        raise ValueError(f"`{name}`={tuple(seq)} repeats an axis (rank-{ndim} outputs).")
+        raise checks.fail(name, f"distinct axes of an output of rank {ndim}", seq)
     return tuple(sorted(out))
+
+
+def zip_axes(x: jax.Array, start: int = 0) -> jax.Array:
+    """``(..., X, Y, X', Y') -> (..., X, X', Y, Y')`` for the (even number of) axes from ``start`` on."""
+    n = _half(x, start)
+    order = [a for i in range(n) for a in (start + i, start + n + i)]
+    return jnp.transpose(x, tuple(range(start)) + tuple(order))
+
+
+def unzip_axes(x: jax.Array, start: int = 0) -> jax.Array:
+    """Inverse of :func:`zip_axes`: ``(..., X, X', Y, Y') -> (..., X, Y, X', Y')``."""
+    n = _half(x, start)
+    order = [start + 2 * i for i in range(n)] + [start + 2 * i + 1 for i in range(n)]
+    return jnp.transpose(x, tuple(range(start)) + tuple(order))
+
+
+def _half(x: jax.Array, start: int) -> int:
+    half, ragged = divmod(x.ndim - start, 2)
+    if ragged or half < 0:
+        raise checks.fail(f"the number of axes to zip (shape {x.shape} from axis {start})", "even and >= 0",
+                          x.ndim - start)
+    return half
 
 
 def validate_axes(
@@ -67,22 +97,19 @@ def validate_axes(
     """
     shape1, shape2 = tuple(shape1), tuple(shape2)
     if len(shape1) != len(shape2):
-        raise ValueError(f"f(x1) and f(x2) must have the same rank, got shapes {shape1} and {shape2}.")
+        raise ValueError(f"f(x1) and f(x2) must be of the same rank, got shapes {shape1} and {shape2}")
     ndim = len(shape1)
     trace = canonicalize_axes(trace_axes, ndim, "trace_axes")
     diag = canonicalize_axes(diagonal_axes, ndim, "diagonal_axes")
     overlap = sorted(set(trace) & set(diag))
     if overlap:
-        raise ValueError(
-            f"`trace_axes`={tuple(trace)} and `diagonal_axes`={tuple(diag)} overlap on axes {overlap} "
-            f"(canonicalized for rank-{ndim} outputs)."
-        )
+        raise ValueError(f"trace_axes and diagonal_axes must be disjoint axes of an output of rank {ndim}, got "
+                         f"{trace} and {diag}, which share {overlap}")
     for i in trace + diag:
         if shape1[i] != shape2[i]:
             kind = "traced" if i in trace else "diagonal"
-            raise ValueError(
-                f"f(x1) and f(x2) must match on {kind} axis {i}, got shapes {shape1} and {shape2}."
-            )
+            raise ValueError(f"f(x1) and f(x2) must be of the same size on {kind} axis {i}, got shapes {shape1} "
+                             f"and {shape2}")
     return trace, diag
 
 

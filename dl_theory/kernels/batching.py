@@ -2,22 +2,21 @@
 
 ``batch(kernel_fn, batch_size, device_count, store_on_device)`` returns a function with the signature of
 ``kernel_fn(x1, x2=None, *args, **kwargs)`` that cuts the kernel matrix into tiles: ``x1`` into row blocks of
-``batch_size * device_count`` inputs and ``x2`` into column blocks of ``batch_size`` inputs. Each row block is
-split over a 1-D :class:`jax.sharding.Mesh` of devices by :func:`jax.shard_map` (device ``i`` computes a
-``batch_size x batch_size`` tile against the replicated column block), the tiles are computed one after the
-other by one compiled function, and the result is reassembled. Tiling is exact for kernels that act
-independently on each pair of inputs (every ``stax`` kernel without batch-coupling layers, every empirical
-kernel), so results agree with the untiled ``kernel_fn`` and across device counts up to float round-off. One caveat:
-with ``x2=None`` a tile does not know that its rows and columns are the same points, so arc-cosine kernels (ReLU family,
-``Sign``) see a self-correlation of 1 - O(eps) instead of exactly 1 on the diagonal; their diagonal entries then
-differ from the untiled ones by O(sqrt(eps)) relative (about 1e-4 in float32, 1e-8 in float64).
+``batch_size * device_count`` inputs and ``x2`` into column blocks of ``batch_size`` inputs. Each row block is split
+over a 1-D :class:`jax.sharding.Mesh` of devices by :func:`jax.shard_map` (device ``i`` computes a
+``batch_size x batch_size`` tile against the replicated column block), the tiles are computed one after the other by one
+compiled function, and the result is reassembled. Tiling is exact for kernels that act independently on each pair of
+inputs (every ``stax`` kernel without batch-coupling layers, every empirical kernel), so results agree with the untiled
+``kernel_fn`` and across device counts up to float round-off. One caveat: with ``x2=None`` a tile does not know that its
+rows and columns are the same points, so arc-cosine kernels (ReLU family, ``Sign``) see a self-correlation of 1 - O(eps)
+instead of exactly 1 on the diagonal; their diagonal entries then differ from the untiled ones by O(sqrt(eps)) relative
+(about 1e-4 in float32, 1e-8 in float64).
 
-Outputs may be arrays or any pytree of arrays (a ``Kernel``, a namedtuple). Which axis of each output leaf is
-indexed by ``x1`` (rows) and which by ``x2`` (columns) is found from abstract evaluations
-(:func:`jax.eval_shape`) with one more row or column; static fields (e.g. ``Kernel.shape1``) are taken from an
-abstract evaluation on the full inputs. Keyword arguments given as a pair ``(v1, v2)`` of arrays (e.g. graph
-``pattern``; ``v2=None`` means ``v2 = v1``) are cut along with ``x1`` and ``x2``; other arrays (parameters,
-keys) are passed whole to every tile.
+Outputs may be arrays or any pytree of arrays (a ``Kernel``, a namedtuple). Which axis of each output leaf is indexed by
+``x1`` (rows) and which by ``x2`` (columns) is found from abstract evaluations (:func:`jax.eval_shape`) with one more
+row or column; static fields (e.g. ``Kernel.shape1``) are taken from an abstract evaluation on the full inputs. Keyword
+arguments given as a pair ``(v1, v2)`` of arrays (e.g. graph ``pattern``; ``v2=None`` means ``v2 = v1``) are cut along
+with ``x1`` and ``x2``; other arrays (parameters, keys) are passed whole to every tile.
 """
 
 import functools
@@ -30,6 +29,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec
+
+from dl_theory import checks
+from dl_theory.tree import is_array_tree, leading_size
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _AXIS = "batch"
@@ -50,10 +52,8 @@ def batch(kernel_fn: _F, batch_size: int = 0, device_count: int = -1, store_on_d
     Returns:
       A function with the signature and results of ``kernel_fn``.
     """
-    if not isinstance(batch_size, int) or batch_size < 0:
-        raise ValueError(f"batch_size: expected a non-negative int, got {batch_size!r}.")
-    if not isinstance(device_count, int) or device_count < -1:
-        raise ValueError(f"device_count: expected -1, 0 or a positive int, got {device_count!r}.")
+    batch_size = checks.at_least(0)("batch_size", batch_size)
+    device_count = checks.at_least(-1)("device_count", device_count)
     cache: dict[Any, Callable] = {}
 
     @functools.wraps(kernel_fn)
@@ -63,8 +63,8 @@ def batch(kernel_fn: _F, batch_size: int = 0, device_count: int = -1, store_on_d
                 f"x1, x2: batch() tiles inputs (arrays or lists/tuples of arrays), got {type(x1).__name__} and "
                 f"{type(x2).__name__}; batching a Kernel input is not supported."
             )
-        n1 = _leading(x1, "x1")
-        n2 = n1 if x2 is None else _leading(x2, "x2")
+        n1 = leading_size("x1", x1)
+        n2 = n1 if x2 is None else leading_size("x2", x2)
         devices = _devices(device_count, n1)
         n1_tile, n2_tile = _tile_sizes(n1, n2, batch_size, len(devices))
         call = _Call(kernel_fn, args, kwargs)
@@ -101,10 +101,10 @@ class _Call:
 
     def __init__(self, kernel_fn: Callable, args: tuple, kwargs: dict):
         self.kernel_fn = kernel_fn
-        self.arg_is_array = tuple(_is_array_tree(a) for a in args)
+        self.arg_is_array = tuple(is_array_tree(a) for a in args)
         self.statics = tuple(None if is_arr else a for a, is_arr in zip(args, self.arg_is_array, strict=True))
         self.pair_keys = tuple(k for k, v in kwargs.items() if _is_pair(v))
-        self.kw_array_keys = tuple(k for k, v in kwargs.items() if k not in self.pair_keys and _is_array_tree(v))
+        self.kw_array_keys = tuple(k for k, v in kwargs.items() if k not in self.pair_keys and is_array_tree(v))
         self.kw_statics = {k: v for k, v in kwargs.items() if k not in self.pair_keys + self.kw_array_keys}
         self.arrays = (
             tuple(a for a, is_arr in zip(args, self.arg_is_array, strict=True) if is_arr),
@@ -126,11 +126,6 @@ class _Call:
         return fn
 
 
-def _is_array_tree(v: Any) -> bool:
-    leaves = jax.tree_util.tree_leaves(v)
-    return bool(leaves) and all(isinstance(x, np.ndarray | jax.Array) for x in leaves)
-
-
 def _is_input(x: Any) -> bool:
     if isinstance(x, np.ndarray | jax.Array):
         return True
@@ -138,14 +133,7 @@ def _is_input(x: Any) -> bool:
 
 
 def _is_pair(v: Any) -> bool:
-    return isinstance(v, tuple) and len(v) == 2 and _is_array_tree(v[0]) and (v[1] is None or _is_array_tree(v[1]))
-
-
-def _leading(x: Any, name: str) -> int:
-    sizes = {leaf.shape[0] if leaf.ndim else None for leaf in jax.tree_util.tree_leaves(x)}
-    if len(sizes) != 1 or None in sizes:
-        raise ValueError(f"{name}: expected arrays sharing one leading batch axis, got leading sizes {sizes}.")
-    return sizes.pop()
+    return isinstance(v, tuple) and len(v) == 2 and is_array_tree(v[0]) and (v[1] is None or is_array_tree(v[1]))
 
 
 def _devices(device_count: int, n1: int) -> list:
@@ -154,7 +142,7 @@ def _devices(device_count: int, n1: int) -> list:
         return available[:1]
     count = len(available) if device_count == -1 else device_count
     if count > len(available):
-        raise ValueError(f"device_count: expected at most {len(available)} local devices, got {device_count}.")
+        raise checks.fail("device_count", f"at most the {len(available)} local devices", device_count)
     return available[: min(count, n1)]
 
 

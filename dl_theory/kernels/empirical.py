@@ -6,33 +6,30 @@ For a network :math:`f(\theta, x)` with Jacobian :math:`J(x) = \partial f(\theta
     K_{\mathrm{NNGP}}(x_1, x_2) = f(\theta, x_1) f(\theta, x_2)^\top, \qquad
     \Theta(x_1, x_2) = J(x_1) J(x_2)^\top = \sum_{\ell} J_\ell(x_1) J_\ell(x_2)^\top,
 
-the sum running over parameter leaves :math:`\ell` (Jacot et al., 2018; Lee et al., 2019). Output axes are laid
-out, traced and diagonalized as in :mod:`dl_theory.kernels.axes` (neural-tangents' public semantics: same names,
-arguments, defaults and :class:`NtkImplementation` values, so ``import dl_theory as nt`` ports user code).
+the sum running over parameter leaves :math:`\ell` (Jacot et al., 2018; Lee et al., 2019). Output axes are laid out,
+traced and diagonalized as in :mod:`dl_theory.kernels.axes` (neural-tangents' public semantics: same names, arguments,
+defaults and :class:`NtkImplementation` values, so ``import dl_theory as nt`` ports user code).
 
 NTK implementations (Novak et al., 2022, "Fast Finite Width Neural Tangent Kernel", ICML):
 
-* ``JACOBIAN_CONTRACTION`` (1): :math:`J(x_1)`, :math:`J(x_2)` by reverse mode (``jax.jacrev``; forward mode when
-  the network has fewer parameters than outputs), then one ``einsum`` per parameter leaf.
-  Cost :math:`\approx O\,[\mathrm{FP}] + O_1 O_2 P` for :math:`O` outputs, :math:`P` parameters.
+* ``JACOBIAN_CONTRACTION`` (1): :math:`J(x_1)`, :math:`J(x_2)` by reverse mode (``jax.jacrev``; forward mode when the
+  network has fewer parameters than outputs), then one ``einsum`` per parameter leaf. Cost
+  :math:`\approx O\,[\mathrm{FP}] + O_1 O_2 P` for :math:`O` outputs, :math:`P` parameters.
 * ``NTK_VECTOR_PRODUCTS`` (2): never forms :math:`J`. Column :math:`j` of :math:`\Theta` is
   :math:`J(x_1)\,(J(x_2)^\top e_j)`: one VJP through :math:`f(x_2)` and one JVP through :math:`f(x_1)` per output
   coordinate of :math:`f(x_2)`. With ``vmap_axes`` the VJP runs on the single example that owns :math:`e_j`.
-* ``STRUCTURED_DERIVATIVES`` (3): Jacobian contraction in which every weight used once by a matrix product or
-  an ungrouped convolution contributes through the layer's input :math:`a` (or its patches) and output
-  cotangent :math:`g`, :math:`\sum g^{(1)} g^{(2)\top} \odot a^{(1)} a^{(2)\top}`, never differentiated itself
-  (:mod:`dl_theory.kernels.structured`; the dense and convolution rules of Novak et al., 2022, §4). Other
-  parameters (biases, weights used twice) are differentiated as in 1.
+* ``STRUCTURED_DERIVATIVES`` (3): Jacobian contraction in which every weight used once by a matrix product or an
+  ungrouped convolution contributes through the layer's input :math:`a` (or its patches) and output cotangent :math:`g`,
+  :math:`\sum g^{(1)} g^{(2)\top} \odot a^{(1)} a^{(2)\top}`, never differentiated itself
+  (:mod:`dl_theory.kernels.structured`; the dense and convolution rules of Novak et al., 2022, §4). Other parameters
+  (biases, weights used twice) are differentiated as in 1.
 * ``AUTO`` (0): all three are lowered with ``jax.jit(...).lower(...)`` on abstract shapes and the one with fewer XLA
-  flops (``Lowered.cost_analysis()['flops']``, ties to 1) is used; the choice is cached per argument shapes.
-  An implementation that fails to lower is skipped; if XLA reports no cost at all, ``JACOBIAN_CONTRACTION``
-  is used.
+  flops (``Lowered.cost_analysis()['flops']``, ties to 1) is used; the choice is cached per argument shapes. An
+  implementation that fails to lower is skipped; if XLA reports no cost at all, ``JACOBIAN_CONTRACTION`` is used.
 """
 
 import enum
-import functools
 import math
-from collections import namedtuple
 from collections.abc import Callable
 from typing import Any
 
@@ -43,8 +40,8 @@ from jax.typing import ArrayLike
 from dl_theory.kernels import _empirical_args as args_
 from dl_theory.kernels import _empirical_impl as impl_
 from dl_theory.kernels import axes as kernel_axes
-from dl_theory.kernels.axes import Axes
-from dl_theory.typing import ApplyFn, PyTree
+from dl_theory.kernels.get import canonicalize_get, pack_output
+from dl_theory.typing import ApplyFn, Axes, PyTree, VmapAxes
 
 __all__ = [
     "DEFAULT_NTK_IMPLEMENTATION", "NtkImplementation", "empirical_kernel_fn", "empirical_nngp_fn",
@@ -93,13 +90,8 @@ def empirical_nngp_fn(f: ApplyFn, trace_axes: Axes = (-1,), diagonal_axes: Axes 
     return nngp_fn
 
 
-def empirical_ntk_fn(
-    f: ApplyFn,
-    trace_axes: Axes = (-1,),
-    diagonal_axes: Axes = (),
-    vmap_axes: Any = None,
-    implementation: NtkImplementation | int = DEFAULT_NTK_IMPLEMENTATION,
-) -> KernelFn:
+def empirical_ntk_fn(f: ApplyFn, trace_axes: Axes = (-1,), diagonal_axes: Axes = (), vmap_axes: VmapAxes = None,
+                     implementation: NtkImplementation | int = DEFAULT_NTK_IMPLEMENTATION) -> KernelFn:
     """Return ``ntk_fn(x1, x2, params, **apply_fn_kwargs)``, one draw of :math:`J(x_1) J(x_2)^\\top`.
 
     Args:
@@ -124,19 +116,14 @@ def empirical_ntk_fn(
     }[impl]
 
     def ntk_fn(x1: PyTree, x2: PyTree | None, params: PyTree, **apply_fn_kwargs: Any) -> PyTree:
-        problem = impl_.Problem(f, x1, x2, params, apply_fn_kwargs, trace_axes, diagonal_axes, vmap_axes)
-        return kernel(problem, params)
+        call = impl_.NtkCall(f, x1, x2, params, apply_fn_kwargs, trace_axes, diagonal_axes, vmap_axes)
+        return kernel(call, params)
 
     return ntk_fn
 
 
-def empirical_kernel_fn(
-    f: ApplyFn,
-    trace_axes: Axes = (-1,),
-    diagonal_axes: Axes = (),
-    vmap_axes: Any = None,
-    implementation: NtkImplementation | int = DEFAULT_NTK_IMPLEMENTATION,
-) -> KernelFn:
+def empirical_kernel_fn(f: ApplyFn, trace_axes: Axes = (-1,), diagonal_axes: Axes = (), vmap_axes: VmapAxes = None,
+                        implementation: NtkImplementation | int = DEFAULT_NTK_IMPLEMENTATION) -> KernelFn:
     """Return ``kernel_fn(x1, x2, get, params, **apply_fn_kwargs)`` for NNGP and/or NTK draws.
 
     ``get`` is ``"nngp"``, ``"ntk"``, a tuple of them (an ``EmpiricalKernel`` namedtuple in that order), or
@@ -150,15 +137,10 @@ def empirical_kernel_fn(
     def kernel_fn(
         x1: PyTree, x2: PyTree | None, get: str | tuple[str, ...] | None, params: PyTree, **apply_fn_kwargs: Any
     ) -> Any:
-        names = ("nngp", "ntk") if get is None else (get,) if isinstance(get, str) else tuple(get)
-        names = tuple(n.lower() if isinstance(n, str) else n for n in names)
-        if not names or len(set(names)) != len(names) or not set(names) <= set(fns):
-            raise ValueError(f"`get` must be 'nngp', 'ntk', a tuple of distinct ones, or None; got {get!r}.")
+        single, names = canonicalize_get(get, tuple(fns), default=tuple(fns))
         outs = [fns[n](x1, x2, params, **apply_fn_kwargs) for n in names]
-        if isinstance(get, str):
-            return outs[0]
-        cls = _kernel_tuple(names)
-        return jax.tree.map(lambda *ks: cls(*ks), *outs)
+        return jax.tree.map(lambda *ks: pack_output("EmpiricalKernel", dict(zip(names, ks, strict=True)), single),
+                            *outs)
 
     return kernel_fn
 
@@ -189,7 +171,7 @@ def empirical_ntk_vp_fn(
 
 def ntk_cost_estimates(
     f: ApplyFn, x1: PyTree, x2: PyTree | None, params: PyTree, trace_axes: Axes = (-1,),
-    diagonal_axes: Axes = (), vmap_axes: Any = None, **apply_fn_kwargs: Any,
+    diagonal_axes: Axes = (), vmap_axes: VmapAxes = None, **apply_fn_kwargs: Any,
 ) -> dict[NtkImplementation, float]:
     """XLA flop estimates (``jax.jit(ntk_fn).lower(...).cost_analysis()``) of implementations 1, 2 and 3.
 
@@ -212,7 +194,7 @@ def _canonical_implementation(implementation: NtkImplementation | int) -> NtkImp
     return impl
 
 
-def _auto_ntk_fn(f: ApplyFn, trace_axes: Axes, diagonal_axes: Axes, vmap_axes: Any) -> KernelFn:
+def _auto_ntk_fn(f: ApplyFn, trace_axes: Axes, diagonal_axes: Axes, vmap_axes: VmapAxes) -> KernelFn:
     fns = {i: empirical_ntk_fn(f, trace_axes, diagonal_axes, vmap_axes, i) for i in _CONCRETE}
     choice: dict[str, NtkImplementation] = {}
 
@@ -257,7 +239,3 @@ def _lowered_flops(fn: KernelFn, positional: tuple, kwargs: dict) -> float:
         cost = cost[0] if cost else None
     return float(cost.get("flops", float("nan"))) if cost else float("nan")
 
-
-@functools.cache
-def _kernel_tuple(names: tuple[str, ...]) -> type:
-    return namedtuple("EmpiricalKernel", names)

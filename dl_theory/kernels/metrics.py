@@ -1,11 +1,10 @@
 r"""Distances and similarities between kernel matrices, for tracking how far a kernel moves in training.
 
-* relative Frobenius change :math:`\|K_t - K_0\|_F / \|K_0\|_F` (the lazy-training diagnostic of
-  Chizat, Oyallon & Bach, 2019; Lee et al., 2019),
-* kernel alignment :math:`A(K_1, K_2) = \langle K_1, K_2\rangle_F / (\|K_1\|_F \|K_2\|_F)`
-  (Cristianini et al., 2002),
-* centered kernel alignment :math:`A(HK_1H, HK_2H)` with :math:`H = I - \tfrac1n \mathbf 1 \mathbf 1^\top`
-  (Cortes, Mohri & Rostamizadeh, 2012).
+* relative Frobenius change :math:`\|K_t - K_0\|_F / \|K_0\|_F` (the lazy-training diagnostic of Chizat, Oyallon & Bach,
+  2019; Lee et al., 2019),
+* kernel alignment :math:`A(K_1, K_2) = \langle K_1, K_2\rangle_F / (\|K_1\|_F \|K_2\|_F)` (Cristianini et al., 2002),
+* centered kernel alignment :math:`A(HK_1H, HK_2H)` with :math:`H = I - \tfrac1n \mathbf 1 \mathbf 1^\top` (Cortes,
+  Mohri & Rostamizadeh, 2012).
 
 Kernels of any shape are compared entrywise (flattened); centering needs square ``n x n`` kernels.
 """

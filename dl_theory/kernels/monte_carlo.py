@@ -6,10 +6,10 @@ For a network :math:`f(\theta, x)` with :math:`\theta \sim p_0` (its ``init_fn``
     \hat K_n(x_1, x_2) = \frac{1}{n}\sum_{s=1}^n f(\theta_s, x_1) f(\theta_s, x_2)^\top, \qquad
     \hat\Theta_n(x_1, x_2) = \frac{1}{n}\sum_{s=1}^n J(\theta_s, x_1) J(\theta_s, x_2)^\top
 
-converge to :math:`\mathbb{E}_{\theta}[\cdot]` at rate :math:`n^{-1/2}`, and, as the width grows, to the
-infinite-width NNGP (Neal, 1994; Lee et al., 2018) and NTK (Jacot et al., 2018). The semantics (names, arguments,
-key splitting) follow neural-tangents' ``monte_carlo_kernel_fn`` (Novak et al., 2020): sample ``s`` uses the
-``s``-th key of the chain ``key, k_s = split(key)``, split again into an ``init_fn`` key and a dropout ``rng``.
+converge to :math:`\mathbb{E}_{\theta}[\cdot]` at rate :math:`n^{-1/2}`, and, as the width grows, to the infinite-width
+NNGP (Neal, 1994; Lee et al., 2018) and NTK (Jacot et al., 2018). The semantics (names, arguments, key splitting) follow
+neural-tangents' ``monte_carlo_kernel_fn`` (Novak et al., 2020): sample ``s`` uses the ``s``-th key of the chain
+``key, k_s = split(key)``, split again into an ``init_fn`` key and a dropout ``rng``.
 """
 
 import functools
@@ -19,26 +19,22 @@ from typing import Any
 
 import jax
 
-from dl_theory.kernels.axes import Axes
+from dl_theory import checks
 from dl_theory.kernels.batching import batch
 from dl_theory.kernels.empirical import DEFAULT_NTK_IMPLEMENTATION, NtkImplementation, empirical_kernel_fn
-from dl_theory.predict._linalg import canonicalize_get, pack_output
-from dl_theory.typing import ApplyFn, InitFn
+from dl_theory.kernels.get import canonicalize_get, pack_output
+from dl_theory.typing import ApplyFn, Axes, InitFn, VmapAxes
 
 
 def _canonicalize_n_samples(n_samples: int | Iterable[int]) -> tuple[set[int], bool]:
     """``(sample counts, whether to return a generator)``."""
     if isinstance(n_samples, int):
-        counts, generator = {n_samples}, False
-    elif isinstance(n_samples, Iterable):
-        counts, generator = set(n_samples), True
-        if not all(isinstance(n, int) for n in counts):
-            raise ValueError(f"n_samples: expected only integers, got {n_samples}.")
-    else:
-        raise TypeError(f"n_samples: expected an int or an iterable of ints, got {type(n_samples).__name__}.")
-    if not counts or any(n <= 0 for n in counts):
-        raise ValueError(f"n_samples: expected positive integers, got {n_samples}.")
-    return counts, generator
+        return {checks.count("n_samples", n_samples)}, False
+    if not isinstance(n_samples, Iterable):
+        raise TypeError(f"n_samples must be an int or an iterable of ints, got {type(n_samples).__name__}")
+    counts = list(n_samples)
+    checks.each(checks.count)("n_samples", counts)
+    return {int(n) for n in counts}, True
 
 
 def _accepts_rng(apply_fn: Callable) -> bool:
@@ -59,7 +55,7 @@ def monte_carlo_kernel_fn(
     store_on_device: bool = True,
     trace_axes: Axes = (-1,),
     diagonal_axes: Axes = (),
-    vmap_axes: Any = None,
+    vmap_axes: VmapAxes = None,
     implementation: NtkImplementation | int = DEFAULT_NTK_IMPLEMENTATION,
 ) -> Callable[..., Any]:
     r"""Returns a Monte-Carlo estimator of the NNGP and NTK of ``apply_fn`` over inits drawn by ``init_fn``.
@@ -113,7 +109,7 @@ def monte_carlo_kernel_fn(
         return pack_output("MonteCarloKernel", {g: getattr(mean, g) for g in names}, single)
 
     def mc_kernel_fn(x1, x2=None, get=None, **apply_fn_kwargs):
-        single, names = canonicalize_get(get, ("nngp", "ntk"))
+        single, names = canonicalize_get(get, ("nngp", "ntk"), default=("nngp", "ntk"))
         sums = running_sums(x1, x2, names, apply_fn_kwargs)
         if generator:
             return (estimate(total, n, names, single) for n, total in sums if n in counts)

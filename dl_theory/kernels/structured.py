@@ -1,32 +1,32 @@
 r"""Structured-derivative empirical NTK: weights that enter through one linear product are never differentiated.
 
-If a parameter leaf :math:`W` is used exactly once, by a product :math:`y_{bj} = \sum_i a_{bi} W_{ij}` that is
-linear in :math:`W` (:math:`b` the output positions, :math:`j` the output features, :math:`i` the contracted
-input entries), then :math:`\partial f / \partial W_{ij} = \sum_b g_{bj}\, a_{bi}` with :math:`g = \partial f /
-\partial y`, and its NTK contribution factorizes:
+If a parameter leaf :math:`W` is used exactly once, by a product :math:`y_{bj} = \sum_i a_{bi} W_{ij}` that is linear in
+:math:`W` (:math:`b` the output positions, :math:`j` the output features, :math:`i` the contracted input entries), then
+:math:`\partial f / \partial W_{ij} = \sum_b g_{bj}\, a_{bi}` with :math:`g = \partial f / \partial y`, and its NTK
+contribution factorizes:
 
 .. math::
     \Theta_W(x_1, x_2) = \sum_{b, c, j} g^{(1)}_{bj}\, g^{(2)}_{cj} \sum_i a^{(1)}_{bi}\, a^{(2)}_{ci}.
 
-Two products have this form (the rules of neural-tangents' ``STRUCTURED_DERIVATIVES``; Novak et al., 2022, "Fast
-Finite Width Neural Tangent Kernel", ICML, §4):
+Two products have this form (the rules of neural-tangents' ``STRUCTURED_DERIVATIVES``; Novak et al., 2022, "Fast Finite
+Width Neural Tangent Kernel", ICML, §4):
 
-* ``dot_general`` (dense layers): :math:`a` is the other operand, :math:`b` its free axes, :math:`i` the
-  contracted ones; on one example :math:`B = 1`, so the Jacobian with respect to :math:`W` (size
-  :math:`O \cdot I \cdot J`) is replaced by :math:`g` (size :math:`O \cdot J`) and :math:`a`;
-* ``conv_general_dilated`` with the weight as kernel (no feature or batch groups): :math:`a` holds the input
-  patches (``jax.lax.conv_general_dilated_patches`` with the convolution's strides, padding and dilations),
-  :math:`b` the batch and spatial output positions, :math:`j` the output channels.
+* ``dot_general`` (dense layers): :math:`a` is the other operand, :math:`b` its free axes, :math:`i` the contracted
+  ones; on one example :math:`B = 1`, so the Jacobian with respect to :math:`W` (size :math:`O \cdot I \cdot J`) is
+  replaced by :math:`g` (size :math:`O \cdot J`) and :math:`a`;
+* ``conv_general_dilated`` with the weight as kernel (no feature or batch groups): :math:`a` holds the input patches
+  (``jax.lax.conv_general_dilated_patches`` with the convolution's strides, padding and dilations), :math:`b` the batch
+  and spatial output positions, :math:`j` the output channels.
 
-The four-factor contraction is handed to ``jnp.einsum`` with an optimal path, which either contracts
-:math:`a a^\top` and :math:`g g^\top` (cheap for dense layers) or forms :math:`\sum_b g_{bj} a_{bi}` as one
-batched GEMM per side (cheap for convolutions with many positions) -- whichever has fewer flops. Every other
-leaf (biases, weights used twice) is differentiated as in Jacobian contraction.
+The four-factor contraction is handed to ``jnp.einsum`` with an optimal path, which either contracts :math:`a a^\top`
+and :math:`g g^\top` (cheap for dense layers) or forms :math:`\sum_b g_{bj} a_{bi}` as one batched GEMM per side (cheap
+for convolutions with many positions) -- whichever has fewer flops. Every other leaf (biases, weights used twice) is
+differentiated as in Jacobian contraction.
 
-The products are found in the function's jaxpr (``jax.make_jaxpr``), which is re-evaluated with a zero "tap"
-added to each such product's output, so that :math:`g` is the Jacobian with respect to the tap. Only JAX's
-public API is used: ``jax.make_jaxpr``, ``jax.extend.core``'s jaxpr types and primitive binding; nested ``jit``
-calls are inlined, every other primitive (custom derivatives, control flow) is bound unchanged.
+The products are found in the function's jaxpr (``jax.make_jaxpr``), which is re-evaluated with a zero "tap" added to
+each such product's output, so that :math:`g` is the Jacobian with respect to the tap. Only JAX's public API is used:
+``jax.make_jaxpr``, ``jax.extend.core``'s jaxpr types and primitive binding; nested ``jit`` calls are inlined, every
+other primitive (custom derivatives, control flow) is bound unchanged.
 """
 
 import math

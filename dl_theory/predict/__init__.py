@@ -6,8 +6,7 @@
 * :func:`gradient_descent`: any loss (and momentum) by numerical ODE integration;
 * :func:`max_learning_rate`: the largest stable MSE learning rate.
 
-Reference: Lee et al., 2019, "Wide neural networks of any depth evolve as linear models under gradient
-descent".
+Reference: Lee et al., 2019, "Wide neural networks of any depth evolve as linear models under gradient descent".
 """
 
 from dl_theory.predict.ensemble import gradient_descent_mse_ensemble

@@ -1,81 +1,75 @@
 """Shared machinery of :mod:`dl_theory.predict`: output/kernel layouts and the two factorizations.
 
-Layouts follow neural-tangents. Outputs ``y`` of shape ``(N, ..., K)`` are split into *trace axes* (default
-the last, the logits) and the remaining *non-trace axes*. A kernel on outputs lacks the trace axes (it stands
-for :math:`\\Theta \\otimes I` along them) and stores its non-trace axes *zipped*: for non-trace shape ``(N,
-H)`` the kernel has shape ``(N1, N2, H1, H2)``. Internally every kernel is flattened to a matrix ``k_PxQ`` and
-every output to a matrix ``y_PxC`` (``P`` = product of non-trace sizes, ``C`` = product of trace sizes), so
-the closed forms are plain matrix algebra.
+Layouts follow neural-tangents. Outputs ``y`` of shape ``(N, ..., K)`` are split into *trace axes* (default the last,
+the logits) and the remaining *side axes*. A kernel on outputs lacks the trace axes (it stands for
+:math:`\\Theta \\otimes I` along them) and stores its side axes *zipped*: for side shape ``(N, H)`` the kernel has shape
+``(N1, N2, H1, H2)``. Internally every kernel is flattened to a matrix ``k_PxQ`` and every output to a matrix ``y_PxC``
+(``P`` = product of side sizes, ``C`` = product of trace sizes), so the closed forms are plain matrix algebra.
 """
 
-from collections import namedtuple
-from collections.abc import Callable, Sequence
-from typing import Any
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-Axes = int | Sequence[int]
-
-_NAMEDTUPLES: dict[tuple[str, tuple[str, ...]], Any] = {}
-
-
-def canonicalize_trace_axes(trace_axes: Axes, ndim: int) -> tuple[int, ...]:
-    """Sorted, unique trace axes as negative indices into an output of rank ``ndim``."""
-    axes = [trace_axes] if isinstance(trace_axes, int) else list(trace_axes)
-    for a in axes:
-        if not -ndim <= a < ndim:
-            raise ValueError(f"trace_axes: expected axes of an output of rank {ndim}, got {trace_axes}.")
-    return tuple(sorted({a % ndim - ndim for a in axes}))
+from dl_theory import checks
+from dl_theory.kernels.axes import canonicalize_axes, unzip_axes, zip_axes
+from dl_theory.typing import Axes
 
 
-def zip_axes(x: jax.Array, start: int = 0) -> jax.Array:
-    """``[..., X, Y, X', Y'] -> [..., X, X', Y, Y']`` for the axes from ``start`` on."""
-    half, ragged = divmod(x.ndim - start, 2)
-    if ragged:
-        raise ValueError(f"Need an even number of axes to zip, got {x.ndim - start}.")
-    return jnp.moveaxis(x, range(x.ndim - half, x.ndim), range(start + 1, x.ndim, 2))
+class Layout(NamedTuple):
+    """Outputs shaped like ``y_train`` split into trace axes (sorted, non-negative) and the other, *side*, axes."""
+
+    trace_axes: tuple[int, ...]
+    trace_shape: tuple[int, ...]
+    side_shape: tuple[int, ...]
+
+    def to_matrix(self, y: ArrayLike) -> jax.Array:
+        """Outputs as ``y_PxC``: trace axes moved last and flattened into columns."""
+        y = jnp.moveaxis(jnp.asarray(y), self.trace_axes, range(-len(self.trace_axes), 0))
+        return y.reshape(-1, math.prod(self.trace_shape))
+
+    def from_matrix(self, m: jax.Array, lead_shape: tuple[int, ...], side_shape: tuple[int, ...]) -> jax.Array:
+        """Inverse of :meth:`to_matrix` with leading (time) axes: ``(*lead, P, C) -> (*lead, *outputs)``."""
+        m = m.reshape(lead_shape + side_shape + self.trace_shape)
+        return jnp.moveaxis(m, range(-len(self.trace_axes), 0), [len(lead_shape) + a for a in self.trace_axes])
+
+    def output_shape(self, side_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Shape of outputs with side axes ``side_shape`` (e.g. a test set's)."""
+        shape = list(side_shape)
+        for a, d in zip(self.trace_axes, self.trace_shape, strict=True):
+            shape.insert(a, d)
+        return tuple(shape)
+
+
+def layout(y_train: jax.Array, trace_axes: Axes) -> Layout:
+    """The :class:`Layout` of outputs shaped like ``y_train`` with ``trace_axes`` (checked)."""
+    trace = canonicalize_axes(trace_axes, y_train.ndim, "trace_axes")
+    side = tuple(d for a, d in enumerate(y_train.shape) if a not in trace)
+    return Layout(trace, tuple(y_train.shape[a] for a in trace), side)
 
 
 def make_2d(k: ArrayLike) -> jax.Array:
     """A zipped kernel ``(X1, X2, Y1, Y2, ...)`` as a matrix ``(X1*Y1*..., X2*Y2*...)``."""
+    k = unzip_axes(jnp.asarray(k))
+    return k.reshape(math.prod(k.shape[: k.ndim // 2]), -1)
+
+
+def kernel_matrix(name: str, k: ArrayLike, side_shape: tuple[int, ...]) -> tuple[jax.Array, tuple[int, ...]]:
+    """``(k_QxP, side shape of its first argument)`` for a zipped kernel whose second argument has ``side_shape``.
+
+    Raises:
+        ValueError: ``k`` is not ``zip(y.shape, y_train.shape)`` without the trace axes.
+    """
     k = jnp.asarray(k)
-    if k.ndim % 2:
-        raise ValueError(f"kernel: expected an even rank (zipped pairs of axes), got shape {k.shape}.")
-    k = jnp.moveaxis(k, range(1, k.ndim, 2), range(k.ndim // 2, k.ndim))
-    return k.reshape(int(np.prod(k.shape[: k.ndim // 2])), -1)
-
-
-def to_matrix(y: ArrayLike, trace_axes: tuple[int, ...]) -> jax.Array:
-    """Outputs as ``y_PxC``: trace axes moved last and flattened into columns."""
-    y = jnp.asarray(y)
-    y = jnp.moveaxis(y, trace_axes, range(-len(trace_axes), 0))
-    return y.reshape(-1, int(np.prod(y.shape[y.ndim - len(trace_axes) :])))
-
-
-def from_matrix(
-    m: jax.Array,
-    lead_shape: tuple[int, ...],
-    side_shape: tuple[int, ...],
-    trace_axes: tuple[int, ...],
-    trace_shape: tuple[int, ...],
-) -> jax.Array:
-    """Inverse of :func:`to_matrix` with leading (time) axes: ``(*lead, P, C) -> (*lead, *outputs)``."""
-    m = m.reshape(lead_shape + side_shape + trace_shape)
-    return jnp.moveaxis(m, range(-len(trace_axes), 0), trace_axes)
-
-
-def output_shape(
-    side_shape: tuple[int, ...], trace_axes: tuple[int, ...], trace_shape: tuple[int, ...]
-) -> tuple:
-    """Shape of outputs with non-trace axes ``side_shape`` and (negative) trace axes of ``trace_shape``."""
-    shape = list(side_shape)
-    ndim = len(side_shape) + len(trace_shape)
-    for a, d in zip(trace_axes, trace_shape, strict=True):
-        shape.insert(a + ndim, d)
-    return tuple(shape)
+    if k.ndim != 2 * len(side_shape) or k.shape[1::2] != side_shape:
+        raise ValueError(f"{name} must be a kernel of shape zip(y.shape, y_train.shape) without trace_axes, i.e. "
+                         f"with every odd axis equal to {side_shape}, got shape {k.shape}")
+    return make_2d(k), k.shape[::2]
 
 
 def from_2d(k: jax.Array, lead_shape: tuple[int, ...], side_shape: tuple[int, ...]) -> jax.Array:
@@ -85,8 +79,7 @@ def from_2d(k: jax.Array, lead_shape: tuple[int, ...], side_shape: tuple[int, ..
 
 def add_diagonal_regularizer(k_PxP: jax.Array, diag_reg: float, diag_reg_absolute_scale: bool) -> jax.Array:
     r"""``K + \epsilon I``, :math:`\epsilon` = ``diag_reg`` or ``diag_reg * tr(K) / P`` (relative scale)."""
-    if diag_reg < 0:
-        raise ValueError(f"diag_reg: expected a non-negative float, got {diag_reg}.")
+    checks.nonnegative("diag_reg", diag_reg)
     n = k_PxP.shape[0]
     scale = diag_reg if diag_reg_absolute_scale else diag_reg * jnp.trace(k_PxP) / n
     return k_PxP + scale * jnp.eye(n, dtype=k_PxP.dtype)
@@ -144,32 +137,6 @@ def inv_expm1_decay(evals_P: jax.Array, t_T: jax.Array, normalization: int) -> j
     safe = jnp.where(evals_P == 0, 1.0, jnp.abs(evals_P))
     out = expm1_decay(evals_P, t_T, normalization) / safe[None, :]
     return jnp.where(evals_P[None, :] == 0, -t_T[:, None] / normalization, out)
-
-
-def canonicalize_get(
-    get: str | Sequence[str] | None, default: tuple[str, ...]
-) -> tuple[bool, tuple[str, ...]]:
-    """``(single, names)``: whether ``get`` was one string, and the lower-cased unique names."""
-    if get is None:
-        return False, default
-    single = isinstance(get, str)
-    names = (get,) if single else tuple(get)
-    if not names:
-        raise ValueError("get: expected a non-empty string or tuple of strings, got ().")
-    names = tuple(g.lower() for g in names)
-    if len(set(names)) < len(names):
-        raise ValueError(f"get: all entries must be unique, got {get}.")
-    return single, names
-
-
-def pack_output(name: str, out: dict[str, Any], single: bool) -> Any:
-    """A single value when ``get`` was a string, else a namedtuple ``name`` with one field per entry."""
-    if single:
-        return next(iter(out.values()))
-    key = (name, tuple(out))
-    if key not in _NAMEDTUPLES:
-        _NAMEDTUPLES[key] = namedtuple(name, tuple(out))
-    return _NAMEDTUPLES[key](*out.values())
 
 
 def get_kernel(k: Any, g: str) -> jax.Array:

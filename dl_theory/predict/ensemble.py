@@ -1,9 +1,9 @@
 r"""Mean and covariance of an infinite ensemble of infinitely wide networks trained by MSE gradient flow.
 
-Marginalizing the Gaussian initialization :math:`f_0 \sim \mathcal{GP}(0, K)` (NNGP) of the linear
-function-space dynamics with kernel :math:`\Theta` gives a Gaussian at every time (Lee et al., 2019, "Wide
-neural networks of any depth evolve as linear models under gradient descent", eqs. 14-16), with
-:math:`A_t = \Theta^{-1}(I - e^{-\eta\Theta t/n})` (``n = y_train.size``):
+Marginalizing the Gaussian initialization :math:`f_0 \sim \mathcal{GP}(0, K)` (NNGP) of the linear function-space
+dynamics with kernel :math:`\Theta` gives a Gaussian at every time (Lee et al., 2019, "Wide neural networks of any depth
+evolve as linear models under gradient descent", eqs. 14-16), with :math:`A_t = \Theta^{-1}(I - e^{-\eta\Theta t/n})`
+(``n = y_train.size``):
 
 .. math::
     \mu_t(x) = \Theta(x, X) A_t Y, \qquad
@@ -11,8 +11,8 @@ neural networks of any depth evolve as linear models under gradient descent", eq
 
 ``get='nngp'`` uses :math:`\Theta = K` (Bayesian-style dynamics of the last layer), where
 :math:`\Sigma_t = K_{**} - K_{*X} K^{-1}(I - e^{-2\eta K t/n}) K_{X*}`. On the training set
-:math:`\mu_t = (I - e^{-\eta\Theta t/n}) Y` and :math:`\Sigma_t = e^{-\eta\Theta t/n} K e^{-\eta\Theta t/n}`.
-At ``t=None`` (infinity) this is :func:`dl_theory.predict.gp_inference`.
+:math:`\mu_t = (I - e^{-\eta\Theta t/n}) Y` and :math:`\Sigma_t = e^{-\eta\Theta t/n} K e^{-\eta\Theta t/n}`. At
+``t=None`` (infinity) this is :func:`dl_theory.predict.gp_inference`.
 """
 
 import functools
@@ -22,23 +22,13 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
-from dl_theory.predict._linalg import (
-    Axes,
-    canonicalize_get,
-    canonicalize_trace_axes,
-    eigh_reg,
-    expm1_decay,
-    from_2d,
-    from_matrix,
-    inv_expm1_decay,
-    make_2d,
-    pack_output,
-    to_matrix,
-)
+from dl_theory.kernels.get import canonicalize_get, pack_output
+from dl_theory.predict._linalg import eigh_reg, expm1_decay, from_2d, inv_expm1_decay, layout, make_2d
 from dl_theory.predict.gp import Gaussian, gp_inference
+from dl_theory.tree import is_array_tree
+from dl_theory.typing import Axes
 
 _KernelPair = namedtuple("Kernel", "nngp ntk", defaults=(None, None))
 
@@ -52,10 +42,6 @@ def _dependencies(names: tuple[str, ...], compute_cov: bool) -> tuple[str, ...]:
     return deps + (("ntk",) if "ntk" in names else ())
 
 
-def _is_array_tree(v: Any) -> bool:
-    return all(isinstance(x, np.ndarray | jax.Array) for x in jax.tree_util.tree_leaves(v)) and v is not None
-
-
 def _merge_kwargs(train_kw: dict[str, Any], test_kw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Keyword arguments for the test-train and test-test kernel calls (neural-tangents' rules).
 
@@ -67,7 +53,7 @@ def _merge_kwargs(train_kw: dict[str, Any], test_kw: dict[str, Any]) -> tuple[di
         if k not in train_kw:
             raise ValueError(f"kernel_fn keyword `{k}` given for the test set but not for the training set.")
         v_dd = train_kw[k]
-        if _is_array_tree(v_dd) and _is_array_tree(v_tt):
+        if is_array_tree(v_dd) and is_array_tree(v_tt):
             pairs = all(isinstance(v, tuple) and len(v) == 2 for v in (v_dd, v_tt))
             v_td = (v_tt[0], v_dd[0]) if pairs else v_tt
         elif v_dd is not v_tt and v_dd != v_tt:
@@ -80,16 +66,10 @@ def _merge_kwargs(train_kw: dict[str, Any], test_kw: dict[str, Any]) -> tuple[di
     return kw_td, kw_tt
 
 
-def gradient_descent_mse_ensemble(
-    kernel_fn: Callable[..., Any],
-    x_train: ArrayLike,
-    y_train: ArrayLike,
-    learning_rate: float = 1.0,
-    diag_reg: float = 0.0,
-    diag_reg_absolute_scale: bool = False,
-    trace_axes: Axes = (-1,),
-    **kernel_fn_train_train_kwargs: Any,
-):
+def gradient_descent_mse_ensemble(kernel_fn: Callable[..., Any], x_train: ArrayLike, y_train: ArrayLike,
+                                  learning_rate: float = 1.0, diag_reg: float = 0.0,
+                                  diag_reg_absolute_scale: bool = False, trace_axes: Axes = (-1,),
+                                  **kernel_fn_train_train_kwargs: Any) -> Callable[..., Any]:
     r"""Predicts the Gaussian over outputs induced by MSE gradient flow from random initialization.
 
     Args:
@@ -112,9 +92,8 @@ def gradient_descent_mse_ensemble(
       A string ``get`` returns one result, a tuple a namedtuple ``Gaussians``.
     """
     y_train = jnp.asarray(y_train)
-    trace_axes = canonicalize_trace_axes(trace_axes, y_train.ndim)
-    trace_shape = tuple(y_train.shape[a] for a in trace_axes)
-    y_PxC = to_matrix(y_train, trace_axes)
+    outputs = layout(y_train, trace_axes)
+    y_PxC = outputs.to_matrix(y_train)
     n = y_train.size
     k_dd_cache: dict[str, jax.Array] = {}
 
@@ -136,7 +115,7 @@ def gradient_descent_mse_ensemble(
         return gp_inference(train_kernels(available), y_train, diag_reg, diag_reg_absolute_scale, trace_axes)
 
     def predict_fn(t=None, x_test=None, get=None, compute_cov=False, **kernel_fn_test_test_kwargs):
-        single, names = canonicalize_get(get, ("nngp", "ntk"))
+        single, names = canonicalize_get(get, default=("nngp", "ntk"))
         deps = _dependencies(names, compute_cov)
         k_dd = train_kernels(deps)
         if x_test is None:
@@ -163,7 +142,7 @@ def gradient_descent_mse_ensemble(
                 mean = jnp.einsum(
                     "lj,ji,ti,ki,kc->tlc", k_QxP, v_PxP, -inv_expm1_decay(evals_P, t_T, n), v_PxP, y_PxC
                 )
-            mean = from_matrix(mean, t.shape, side, trace_axes, trace_shape)
+            mean = outputs.from_matrix(mean, t.shape, side)
             if nngp_tt is None:
                 out[g] = mean
                 continue

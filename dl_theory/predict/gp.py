@@ -3,13 +3,12 @@ r"""Posterior of the NNGP / NTK / NTKGP Gaussian processes at infinite training 
 With train kernel :math:`K` (NNGP) or :math:`\Theta` (NTK), the test mean is kernel regression
 :math:`\mu(x) = k(x, X) k(X, X)^{-1} Y`, and the covariances are
 
-* NNGP (exact Bayesian posterior of an infinitely wide network, Lee et al., 2018) and NTKGP (He et al., 2020,
-  "Bayesian deep ensembles via the neural tangent kernel", the same formula with :math:`\Theta`):
+* NNGP (exact Bayesian posterior of an infinitely wide network, Lee et al., 2018) and NTKGP (He et al., 2020, "Bayesian
+  deep ensembles via the neural tangent kernel", the same formula with :math:`\Theta`):
   :math:`\Sigma = K_{**} - K_{*X} K^{-1} K_{X*}`;
 * NTK (infinite ensemble of infinitely wide networks trained to convergence; Lee et al., 2019, eq. 16 at
-  :math:`t = \infty`):
-  :math:`\Sigma = K_{**} + \Theta_{*X}\Theta^{-1} K \Theta^{-1}\Theta_{X*}
-  - (\Theta_{*X}\Theta^{-1} K_{X*} + \mathrm{h.c.})`.
+  :math:`t = \infty`): :math:`\Sigma = K_{**} + \Theta_{*X}\Theta^{-1} K \Theta^{-1}\Theta_{X*} - (A + A^\top)` with
+  :math:`A = \Theta_{*X}\Theta^{-1} K_{X*}`.
 """
 
 import functools
@@ -20,19 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from dl_theory.predict._linalg import (
-    Axes,
-    canonicalize_get,
-    canonicalize_trace_axes,
-    cho_solver,
-    first_kernel,
-    from_2d,
-    from_matrix,
-    get_kernel,
-    make_2d,
-    pack_output,
-    to_matrix,
-)
+from dl_theory.kernels.get import canonicalize_get, pack_output
+from dl_theory.predict._linalg import cho_solver, first_kernel, from_2d, get_kernel, layout, make_2d
+from dl_theory.typing import Axes
 
 
 class Gaussian(NamedTuple):
@@ -71,14 +60,11 @@ def gp_inference(
       ``k_test_test`` is given. ``k_test_train=None`` gives train-set outputs ``N(y_train, 0)``.
     """
     y_train = jnp.asarray(y_train)
-    trace_axes = canonicalize_trace_axes(trace_axes, y_train.ndim)
-    trace_shape = tuple(y_train.shape[a] for a in trace_axes)
-    y_PxC = to_matrix(y_train, trace_axes)
+    outputs = layout(y_train, trace_axes)
+    y_PxC = outputs.to_matrix(y_train)
     if make_2d(first_kernel(k_train_train)).shape[0] != y_PxC.shape[0]:
-        raise ValueError(
-            f"k_train_train: expected {y_PxC.shape[0]} rows (y_train {y_train.shape} without trace_axes "
-            f"{trace_axes}), got a kernel of shape {first_kernel(k_train_train).shape}."
-        )
+        raise ValueError(f"k_train_train must be a kernel with {y_PxC.shape[0]} rows (y_train {y_train.shape} "
+                         f"without trace_axes {outputs.trace_axes}), got shape {first_kernel(k_train_train).shape}")
 
     @functools.cache
     def solve(g: str):
@@ -91,11 +77,8 @@ def gp_inference(
         return solve(g)(y_PxC)
 
     def predict_fn(get=None, k_test_train=None, k_test_test=None):
-        single, names = canonicalize_get(get, ("nngp", "ntk"))
-        for g in names:
-            if g not in ("nngp", "ntk", "ntkgp"):
-                raise ValueError(f"get: expected 'nngp', 'ntk' or 'ntkgp', got {g!r}.")
-        out = {}
+        single, names = canonicalize_get(get, ("nngp", "ntk", "ntkgp"), default=("nngp", "ntk"))
+        results = {}
         for g in names:
             k = "ntk" if g == "ntkgp" else g
             k_dd = get_kernel(k_train_train, k)
@@ -104,17 +87,17 @@ def gp_inference(
             else:
                 k_td = get_kernel(k_test_train, k)
                 side_test = k_td.shape[::2]
-                mean = from_matrix(make_2d(k_td) @ k_inv_y(k), (), side_test, trace_axes, trace_shape)
+                mean = outputs.from_matrix(make_2d(k_td) @ k_inv_y(k), (), side_test)
             if k_test_test is None:
-                out[g] = mean
+                results[g] = mean
             elif k_test_train is None:
-                out[g] = Gaussian(mean, jnp.zeros_like(k_dd))
+                results[g] = Gaussian(mean, jnp.zeros_like(k_dd))
             else:
-                out[g] = Gaussian(
+                results[g] = Gaussian(
                     mean,
                     from_2d(_covariance(g, k_train_train, k_test_train, k_test_test, solve), (), side_test),
                 )
-        return pack_output("Gaussians", out, single)
+        return pack_output("Gaussians", results, single)
 
     return predict_fn
 
@@ -124,8 +107,7 @@ def _covariance(g: str, k_train_train: Any, k_test_train: Any, k_test_test: Any,
     if g == "ntk" and not (_has(k_train_train, "nngp") and _has(k_test_train, "nngp")):
         raise ValueError(
             "The NTK posterior covariance on the test set needs both NTK and NNGP train-train and test-train "
-            "kernels: pass `k_train_train` and `k_test_train` as Kernel objects / namedtuples with `nngp` "
-            "and "
+            "kernels: pass `k_train_train` and `k_test_train` as Kernel objects / namedtuples with `nngp` and "
             "`ntk`, or ask for get='nngp' or 'ntkgp'."
         )
     k = "ntk" if g == "ntkgp" else g

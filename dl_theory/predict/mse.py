@@ -1,9 +1,9 @@
 r"""Closed-form gradient flow on the MSE loss in function space, and the largest stable learning rate.
 
-For the loss :math:`\mathcal{L} = \frac{1}{2n}\lVert f(X) - Y\rVert^2` (``n = y_train.size``) and a constant
-kernel :math:`\Theta` (the NTK of a linearized / infinitely wide network), gradient flow with learning rate
-:math:`\eta` is linear in function space and solves in closed form (Lee et al., 2019, "Wide neural networks
-of any depth evolve as linear models under gradient descent", eqs. 8-9):
+For the loss :math:`\mathcal{L} = \frac{1}{2n}\lVert f(X) - Y\rVert^2` (``n = y_train.size``) and a constant kernel
+:math:`\Theta` (the NTK of a linearized / infinitely wide network), gradient flow with learning rate :math:`\eta` is
+linear in function space and solves in closed form (Lee et al., 2019, "Wide neural networks of any depth evolve as
+linear models under gradient descent", eqs. 8-9):
 
 .. math::
     f_t(X) = Y + e^{-\eta \Theta t / n} (f_0(X) - Y), \qquad
@@ -22,17 +22,15 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from dl_theory.predict._linalg import (
-    Axes,
-    canonicalize_trace_axes,
     cho_solver,
     eigh_reg,
     expm1_decay,
-    from_matrix,
     inv_expm1_decay,
+    kernel_matrix,
+    layout,
     make_2d,
-    output_shape,
-    to_matrix,
 )
+from dl_theory.typing import Axes
 
 ArrayOrScalar = None | int | float | ArrayLike
 
@@ -59,24 +57,9 @@ def check_inputs(fx_train_0: Any, fx_test_0: Any, k_test_train: Any) -> None:
         raise ValueError("To get predictions on the test set, please provide `k_test_train` (got None).")
 
 
-def check_kernel_shape(name: str, k: jax.Array, side_shape: tuple[int, ...]) -> None:
-    """``k`` must be the zipped kernel of outputs with non-trace shape ``side_shape`` (on its second side)."""
-    if k.ndim != 2 * len(side_shape) or k.shape[1::2] != side_shape:
-        raise ValueError(
-            f"{name}: expected a kernel of shape zip(y.shape, y.shape) without trace_axes, i.e. with every "
-            f"odd "
-            f"axis equal to {side_shape}; got shape {k.shape}."
-        )
-
-
-def gradient_descent_mse(
-    k_train_train: ArrayLike,
-    y_train: ArrayLike,
-    learning_rate: float = 1.0,
-    diag_reg: float = 0.0,
-    diag_reg_absolute_scale: bool = False,
-    trace_axes: Axes = (-1,),
-) -> PredictFn:
+def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike, learning_rate: float = 1.0,
+                         diag_reg: float = 0.0, diag_reg_absolute_scale: bool = False,
+                         trace_axes: Axes = (-1,)) -> PredictFn:
     r"""Predicts function-space gradient flow on the MSE loss in closed form (see the module docstring).
 
     Time ``t`` is in units of steps: the absolute time is ``learning_rate * t``. The eigendecomposition
@@ -100,13 +83,9 @@ def gradient_descent_mse(
       shape ``zip(y_test.shape, y_train.shape)`` without trace axes.
     """
     y_train = jnp.asarray(y_train)
-    k_train_train = jnp.asarray(k_train_train)
-    trace_axes = canonicalize_trace_axes(trace_axes, y_train.ndim)
-    trace_shape = tuple(y_train.shape[a] for a in trace_axes)
-    side_train = tuple(d for a, d in enumerate(y_train.shape) if a - y_train.ndim not in trace_axes)
-    check_kernel_shape("k_train_train", k_train_train, side_train)
-    k_PxP = make_2d(k_train_train)
-    y_PxC = to_matrix(y_train, trace_axes)
+    outputs = layout(y_train, trace_axes)
+    k_PxP, _ = kernel_matrix("k_train_train", k_train_train, outputs.side_shape)
+    y_PxC = outputs.to_matrix(y_train)
     n = y_train.size
 
     eigen = functools.cache(lambda: eigh_reg(k_PxP, diag_reg, diag_reg_absolute_scale))
@@ -117,22 +96,17 @@ def gradient_descent_mse(
         r_PxC = -y_PxC
         if fx_train_0 is not None:
             fx_train_0 = jnp.broadcast_to(jnp.asarray(fx_train_0, k_PxP.dtype), y_train.shape)
-            r_PxC = r_PxC + to_matrix(fx_train_0, trace_axes)
+            r_PxC = r_PxC + outputs.to_matrix(fx_train_0)
         if fx_test_0 is not None:
-            k_test_train = jnp.asarray(k_test_train)
-            check_kernel_shape("k_test_train", k_test_train, side_train)
-            side_test = k_test_train.shape[::2]
-            k_QxP = make_2d(k_test_train)
-            fx_test_0 = jnp.broadcast_to(
-                jnp.asarray(fx_test_0, k_PxP.dtype), output_shape(side_test, trace_axes, trace_shape)
-            )
+            k_QxP, side_test = kernel_matrix("k_test_train", k_test_train, outputs.side_shape)
+            fx_test_0 = jnp.broadcast_to(jnp.asarray(fx_test_0, k_PxP.dtype), outputs.output_shape(side_test))
 
         if t is None:  # infinite time: train outputs interpolate, test outputs are kernel regression
             fx_train_t = y_train.astype(k_PxP.dtype)
             if fx_test_0 is None:
                 return fx_train_t
             dfx_QxC = k_QxP @ solve()(-r_PxC)
-            fx_test_t = fx_test_0 + from_matrix(dfx_QxC, (), side_test, trace_axes, trace_shape)
+            fx_test_t = fx_test_0 + outputs.from_matrix(dfx_QxC, (), side_test)
             return fx_test_t if fx_train_0 is None else (fx_train_t, fx_test_t)
 
         t = jnp.asarray(t, k_PxP.dtype) * learning_rate
@@ -142,14 +116,12 @@ def gradient_descent_mse(
         lead = (None,) * t.ndim
         if fx_train_0 is not None:
             dfx_TxPxC = jnp.einsum("pi,ti,ic->tpc", evecs_PxP, expm1_decay(evals_P, t_T, n), proj_PxC)
-            fx_train_t = fx_train_0[lead] + from_matrix(
-                dfx_TxPxC, t.shape, side_train, trace_axes, trace_shape
-            )
+            fx_train_t = fx_train_0[lead] + outputs.from_matrix(dfx_TxPxC, t.shape, outputs.side_shape)
         if fx_test_0 is not None:
             dfx_TxQxC = jnp.einsum(
                 "qp,pi,ti,ic->tqc", k_QxP, evecs_PxP, inv_expm1_decay(evals_P, t_T, n), proj_PxC
             )
-            fx_test_t = fx_test_0[lead] + from_matrix(dfx_TxQxC, t.shape, side_test, trace_axes, trace_shape)
+            fx_test_t = fx_test_0[lead] + outputs.from_matrix(dfx_TxQxC, t.shape, side_test)
         if fx_train_0 is not None and fx_test_0 is not None:
             return fx_train_t, fx_test_t
         return fx_train_t if fx_test_0 is None else fx_test_t
@@ -164,8 +136,7 @@ def max_learning_rate(
 
     For :math:`\mathcal{L} = \frac{1}{2n}\lVert f - y\rVert^2` and a linearized model the Hessian in function
     space is :math:`\Theta / n`, and GD contracts iff :math:`\eta < 2 n / \lambda_{max}(\Theta)`; heavy-ball
-    momentum
-    :math:`\beta` stretches this to :math:`2 (1 + \beta) n / \lambda_{max}(\Theta)` (Goh, 2017, "Why momentum
+    momentum :math:`\beta` stretches this to :math:`2 (1 + \beta) n / \lambda_{max}(\Theta)` (Goh, 2017, "Why momentum
     really works", section "The dynamics of momentum").
 
     Args:

@@ -1,16 +1,15 @@
 r"""Function-space gradient flow for any loss, integrated numerically (optionally with momentum).
 
-For a linearized network with constant kernel :math:`\Theta`, gradient flow on :math:`\mathcal{L}(f(X), Y)`
-is the ODE (Lee et al., 2019, "Wide neural networks of any depth evolve as linear models under gradient
-descent", eq. 6)
+For a linearized network with constant kernel :math:`\Theta`, gradient flow on :math:`\mathcal{L}(f(X), Y)` is the ODE
+(Lee et al., 2019, "Wide neural networks of any depth evolve as linear models under gradient descent", eq. 6)
 
 .. math::
     \dot f_t(X) = -\eta\, \Theta(X, X)\, \nabla_f \mathcal{L}(f_t(X)), \qquad
     \dot f_t(x) = -\eta\, \Theta(x, X)\, \nabla_f \mathcal{L}(f_t(X)),
 
-solved with :func:`jax.experimental.ode.odeint` (adaptive Dormand-Prince). With momentum :math:`\beta` the
-continuous heavy-ball limit :math:`\ddot f = -\Theta \nabla_f\mathcal{L} + \frac{\beta - 1}{\sqrt\eta} \dot f`
-is solved in units of :math:`\sqrt\eta` (Qian, 1999), carrying the velocity in ``qx_train`` / ``qx_test``.
+solved with :func:`jax.experimental.ode.odeint` (adaptive Dormand-Prince). With momentum :math:`\beta` the continuous
+heavy-ball limit :math:`\ddot f = -\Theta \nabla_f\mathcal{L} + \frac{\beta - 1}{\sqrt\eta} \dot f` is solved in units
+of :math:`\sqrt\eta` (Qian, 1999), carrying the velocity in ``qx_train`` / ``qx_test``.
 """
 
 import dataclasses
@@ -21,8 +20,9 @@ import jax.numpy as jnp
 from jax.experimental import ode
 from jax.typing import ArrayLike
 
-from dl_theory.predict._linalg import Axes, canonicalize_trace_axes, make_2d, output_shape, to_matrix
-from dl_theory.predict.mse import check_inputs, check_kernel_shape
+from dl_theory.predict._linalg import kernel_matrix, layout
+from dl_theory.predict.mse import check_inputs
+from dl_theory.typing import Axes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,25 +66,20 @@ def gradient_descent(
       variables).
     """
     y_train = jnp.asarray(y_train)
-    k_train_train = jnp.asarray(k_train_train)
-    dtype = k_train_train.dtype
-    trace_axes = canonicalize_trace_axes(trace_axes, y_train.ndim)
-    trace_shape = tuple(y_train.shape[a] for a in trace_axes)
-    side_train = tuple(d for a, d in enumerate(y_train.shape) if a - y_train.ndim not in trace_axes)
-    check_kernel_shape("k_train_train", k_train_train, side_train)
-    k_PxP = make_2d(k_train_train)
+    outputs = layout(y_train, trace_axes)
+    k_PxP, side_train = kernel_matrix("k_train_train", k_train_train, outputs.side_shape)
+    dtype = k_PxP.dtype
     grad_loss = jax.grad(lambda fx: loss(fx, y_train))
     if momentum is not None:
         learning_rate = learning_rate**0.5
         friction = (momentum - 1.0) / learning_rate
 
     def apply(k_QxP: jax.Array, side: tuple[int, ...], dl_PxC: jax.Array) -> jax.Array:
-        out = (k_QxP @ dl_PxC).reshape(side + trace_shape)
-        return jnp.moveaxis(out, range(-len(trace_axes), 0), trace_axes)
+        return outputs.from_matrix(k_QxP @ dl_PxC, (), side)
 
     def dstate_dt(k_QxP, side_test):
         def f(state: ODEState, _t) -> ODEState:
-            dl_PxC = to_matrix(grad_loss(state.fx_train), trace_axes)
+            dl_PxC = outputs.to_matrix(grad_loss(state.fx_train))
             df_train = -apply(k_PxP, side_train, dl_PxC)
             df_test = None if state.fx_test is None else -apply(k_QxP, side_test, dl_PxC)
             if momentum is None:
@@ -104,33 +99,21 @@ def gradient_descent(
 
         side_test, k_QxP = side_train, k_PxP
         if k_test_train is not None:
-            k_test_train = jnp.asarray(k_test_train)
-            check_kernel_shape("k_test_train", k_test_train, side_train)
-            side_test, k_QxP = k_test_train.shape[::2], make_2d(k_test_train)
-        test_shape = output_shape(side_test, trace_axes, trace_shape)
+            k_QxP, side_test = kernel_matrix("k_test_train", k_test_train, outputs.side_shape)
+        test_shape = outputs.output_shape(side_test)
         if momentum is None and (state.qx_train is not None or state.qx_test is not None):
             raise ValueError("Got passed momentum state variables, while `momentum is None`.")
-        fx_train = (
-            jnp.zeros(y_train.shape, dtype)
-            if state.fx_train is None
-            else jnp.broadcast_to(jnp.asarray(state.fx_train, dtype), y_train.shape)
-        )
-        fx_test = (
-            None if state.fx_test is None else jnp.broadcast_to(jnp.asarray(state.fx_test, dtype), test_shape)
-        )
+
+        def initial(value: ArrayLike | None, shape: tuple[int, ...]) -> jax.Array:
+            return jnp.zeros(shape, dtype) if value is None else jnp.broadcast_to(jnp.asarray(value, dtype), shape)
+
+        fx_train = initial(state.fx_train, y_train.shape)
+        fx_test = None if state.fx_test is None else initial(state.fx_test, test_shape)
         qx_train = qx_test = None
         if momentum is not None:
-            qx_train = (
-                jnp.zeros(y_train.shape, dtype)
-                if state.qx_train is None
-                else jnp.broadcast_to(jnp.asarray(state.qx_train, dtype), y_train.shape)
-            )
+            qx_train = initial(state.qx_train, y_train.shape)
             if fx_test is not None:
-                qx_test = (
-                    jnp.zeros(test_shape, dtype)
-                    if state.qx_test is None
-                    else jnp.broadcast_to(jnp.asarray(state.qx_test, dtype), test_shape)
-                )
+                qx_test = initial(state.qx_test, test_shape)
 
         t = jnp.asarray(jnp.inf if t is None else t, dtype) * learning_rate
         t_T = t.reshape(-1)

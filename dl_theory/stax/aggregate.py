@@ -5,10 +5,10 @@ With a per-sample (weighted) adjacency :math:`A_n` over the vertices :math:`v` o
 
 .. math:: K'_{nm}[v', w'] = \sum_{v, w} A_n[v, v']\, K_{nm}[v, w]\, A_m[w, w'],
 
-likewise for the NTK (Du et al., 2019, "Graph Neural Tangent Kernel", arXiv:1905.13192). ``pattern`` is passed
-to ``apply_fn`` and, as a pair ``(pattern1, pattern2)``, to ``kernel_fn``. ``implementation='SPARSE'`` takes
-edge lists ``(batch, n_edges, K, 2)`` (or ``(batch, n_edges, 2)`` when ``K == 1``) of (tail, head) vertex
-indices, negative indices meaning padding; they are turned into dense count matrices here.
+likewise for the NTK (Du et al., 2019, "Graph Neural Tangent Kernel", arXiv:1905.13192). ``pattern`` is passed to
+``apply_fn`` and, as a pair ``(pattern1, pattern2)``, to ``kernel_fn``. ``implementation='SPARSE'`` takes edge lists
+``(batch, n_edges, K, 2)`` (or ``(batch, n_edges, 2)`` when ``K == 1``) of (tail, head) vertex indices, negative indices
+meaning padding; they are turned into dense count matrices here.
 """
 
 import math
@@ -19,7 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dl_theory.stax.kernel import Kernel, unzip_axes, zip_axes
+from dl_theory.kernels.axes import canonicalize_axes, unzip_axes, zip_axes
+from dl_theory.stax.kernel import Kernel
 from dl_theory.stax.layer import FULL, layer, with_axes, with_rule
 
 __all__ = ["Aggregate"]
@@ -77,7 +78,7 @@ def Aggregate(
         if aggregate_axis is None:
             agg = tuple(i for i in range(ndim) if i not in (b, c))
         else:
-            agg = tuple(sorted({a % ndim for a in np.atleast_1d(aggregate_axis).tolist()}))
+            agg = canonicalize_axes(np.atleast_1d(aggregate_axis).tolist(), ndim, "aggregate_axis")
         if b in agg or c in agg:
             raise ValueError(f"Aggregate: `aggregate_axis` {agg} must not contain the batch or channel axis.")
         return b, c, agg

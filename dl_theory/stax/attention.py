@@ -1,35 +1,34 @@
 r"""``GlobalSelfAttention``: multi-head dot-product self-attention over all spatial positions.
 
-Write :math:`P` for the number of positions (the product of the spatial sizes), :math:`n` for the input
-channels, :math:`d_k, d_v` for the key/value channels and :math:`H` for the heads. In the NTK parameterization
-(all weights :math:`\mathcal N(0, 1)`) one head computes, at positions :math:`s, t`,
+Write :math:`P` for the number of positions (the product of the spatial sizes), :math:`n` for the input channels,
+:math:`d_k, d_v` for the key/value channels and :math:`H` for the heads. In the NTK parameterization (all weights
+:math:`\mathcal N(0, 1)`) one head computes, at positions :math:`s, t`,
 
 .. math:: G_{st} = \frac{\sigma_Q\sigma_K}{n\, d_k^{\alpha}} \langle x_s W^Q, x_t W^K\rangle, \qquad
           h_s = \sum_t \phi(G)_{st}\, x_t W^V,
 
-and the layer returns :math:`f(x)_s = \frac{\sigma_O\sigma_V}{\sqrt{d_v H n}} [h^1_s, \dots, h^H_s] W^O +
-\sigma_b b`, with :math:`\phi` one of softmax (over :math:`t`), identity, abs or relu. With
-``linear_scaling=True`` (:math:`\alpha = 1`) the query weights are tied to the key weights, :math:`W^Q = W^K`,
-so :math:`G_{st} \to \sigma_Q\sigma_K K[s, t]` as :math:`n, d_k \to \infty`; the attention matrix becomes
-deterministic and (Hron et al., 2020, "Infinite attention: NNGP and NTK for deep attention networks",
-arXiv:2006.10540, Thm. 3)
+and the layer returns :math:`f(x)_s = \frac{\sigma_O\sigma_V}{\sqrt{d_v H n}} [h^1_s, \dots, h^H_s] W^O + \sigma_b b`,
+with :math:`\phi` one of softmax (over :math:`t`), identity, abs or relu. With ``linear_scaling=True``
+(:math:`\alpha = 1`) the query weights are tied to the key weights, :math:`W^Q = W^K`, so
+:math:`G_{st} \to \sigma_Q\sigma_K K[s, t]` as :math:`n, d_k \to \infty`; the attention matrix becomes deterministic and
+(Hron et al., 2020, "Infinite attention: NNGP and NTK for deep attention networks", arXiv:2006.10540, Thm. 3)
 
 .. math:: K'(x, x')[s, s'] = \sigma_O^2\sigma_V^2 \sum_{t, t'} \phi(G(x))_{st}\, K(x, x')[t, t']\,
           \phi(G(x'))_{s't'} + \sigma_b^2, \qquad
           \Theta' = \sigma_O^2\sigma_V^2\, \phi(G)\, \Theta\, \phi(G')^\top + \sigma_b^2
           + 2 (K' - \sigma_b^2),
 
-the last term from the gradients w.r.t. :math:`W^V` and :math:`W^O` (those w.r.t. :math:`W^K` vanish in the
-limit). With :math:`\alpha = 1/2` (independent :math:`W^Q, W^K`) only ``IDENTITY`` has a closed form (ibid.,
-Thm. 2): :math:`G` is Gaussian and
+the last term from the gradients w.r.t. :math:`W^V` and :math:`W^O` (those w.r.t. :math:`W^K` vanish in the limit). With
+:math:`\alpha = 1/2` (independent :math:`W^Q, W^K`) only ``IDENTITY`` has a closed form (ibid., Thm. 2): :math:`G` is
+Gaussian and
 
 .. math:: K'[s, s'] = (\sigma_Q\sigma_K\sigma_O\sigma_V)^2\, K[s, s'] \sum_{t, t'} K[t, t'] K_V[t, t'] + \sigma_b^2.
 
 Positional embeddings :math:`E` (a parameter, :math:`\mathcal N(0, 1)` entries correlated across positions by
-:math:`R = L L^\top`, :math:`R_{st} = \text{decay}(\|s - t\|_p^p)`, or :math:`R = I` without ``pos_emb_decay_fn``)
-are added to (``SUM``) or concatenated with (``CONCAT``) the inputs of the keys/queries (and the values with
-``val_pos_emb``), which replaces :math:`K` by :math:`w_x K + w_E \sigma_E^2 R` with channel-share weights
-:math:`w` (both 1 for ``SUM``). Semantics, parameters and kernels follow neural-tangents 0.6.5.
+:math:`R = L L^\top`, :math:`R_{st} = \text{decay}(\|s - t\|_p^p)`, or :math:`R = I` without ``pos_emb_decay_fn``) are
+added to (``SUM``) or concatenated with (``CONCAT``) the inputs of the keys/queries (and the values with
+``val_pos_emb``), which replaces :math:`K` by :math:`w_x K + w_E \sigma_E^2 R` with channel-share weights :math:`w`
+(both 1 for ``SUM``). Semantics, parameters and kernels follow neural-tangents 0.6.5.
 """
 
 import enum
@@ -40,8 +39,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dl_theory import checks
+from dl_theory.kernels.axes import unzip_axes, zip_axes
 from dl_theory.stax.dense import affine
-from dl_theory.stax.kernel import Kernel, unzip_axes, zip_axes
+from dl_theory.stax.kernel import Kernel
 from dl_theory.stax.layer import FULL, layer, spatial_shape, with_axes, with_rule
 
 __all__ = ["AttentionMechanism", "GlobalSelfAttention", "PositionalEmbedding"]
@@ -79,12 +80,6 @@ def _enum(cls: type[enum.Enum], value: Any, name: str) -> Any:
     except ValueError:
         allowed = ", ".join(repr(m.value) for m in cls)
         raise ValueError(f"`{name}` must be one of {allowed}; got {value!r}.") from None
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 def pos_emb_covariance(
@@ -202,16 +197,15 @@ def GlobalSelfAttention(
         ``'IDENTITY'`` (no closed form).
     """
     for name, v in (("n_chan_out", n_chan_out), ("n_chan_key", n_chan_key), ("n_chan_val", n_chan_val)):
-        _positive_int(v, name)
-    n_heads = _positive_int(n_heads, "n_heads")
+        checks.count(name, v)
+    n_heads = checks.count("n_heads", n_heads)
     mech = _enum(AttentionMechanism, attention_mechanism, "attention_mechanism")
     pe_type = _enum(PositionalEmbedding, pos_emb_type, "pos_emb_type")
     if n_chan_pos_emb is not None:
-        _positive_int(n_chan_pos_emb, "n_chan_pos_emb")
+        checks.count("n_chan_pos_emb", n_chan_pos_emb)
     if pos_emb_decay_fn is not None and not callable(pos_emb_decay_fn):
         raise TypeError(f"`pos_emb_decay_fn` must be callable or None, got {type(pos_emb_decay_fn).__name__}.")
-    if not pos_emb_p_norm > 0:
-        raise ValueError(f"`pos_emb_p_norm` must be positive, got {pos_emb_p_norm!r}.")
+    checks.positive("pos_emb_p_norm", pos_emb_p_norm)
     if batch_axis == channel_axis:
         raise ValueError(f"`batch_axis` and `channel_axis` must differ, got both {batch_axis}.")
     qk_std, ov_std = W_query_std * W_key_std, W_out_std * W_value_std

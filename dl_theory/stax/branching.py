@@ -1,15 +1,15 @@
 r"""Branching: ``FanOut`` copies an input; ``FanInSum``, ``FanInProd`` and ``FanInConcat`` merge branches.
 
-Branches merged by a ``FanIn*`` layer are assumed independent given the inputs (each holds its own random
-weights, e.g. one ``Dense``/``Conv`` per branch), so for outputs :math:`f = \sum_b f_b`
+Branches merged by a ``FanIn*`` layer are assumed independent given the inputs (each holds its own random weights, e.g.
+one ``Dense``/``Conv`` per branch), so for outputs :math:`f = \sum_b f_b`
 
 .. math:: K_f = \sum_b K_{f_b}, \qquad \Theta_f = \sum_b \Theta_{f_b},
 
 for a product :math:`f = \prod_b f_b`, :math:`K_f = \prod_b K_{f_b}` and
 :math:`\Theta_f = \sum_b \Theta_{f_b} \prod_{c \ne b} K_{f_c}` (product rule), and a concatenation along channels
-averages the kernels weighted by the branch widths, along a spatial axis stacks them block-diagonally (Novak et
-al., 2020, arXiv:1912.02803). Sums and spatial concatenations need zero-mean Gaussian branches
-(``Kernel.is_gaussian``): a branch ending in a nonlinearity has a nonzero mean that the kernel does not track.
+averages the kernels weighted by the branch widths, along a spatial axis stacks them block-diagonally (Novak et al.,
+2020, arXiv:1912.02803). Sums and spatial concatenations need zero-mean Gaussian branches (``Kernel.is_gaussian``): a
+branch ending in a nonlinearity has a nonzero mean that the kernel does not track.
 """
 
 import functools
@@ -19,6 +19,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from dl_theory import checks
 from dl_theory.stax.kernel import Kernel
 from dl_theory.stax.layer import SAME, layer, with_rule
 
@@ -63,8 +64,7 @@ def _check_same_shapes(shapes: Sequence[Any], name: str) -> None:
 @layer
 def FanOut(num: int) -> tuple[Callable, Callable, Callable]:
     """``num`` copies of the input (a list), e.g. for the two paths of a residual block."""
-    if not isinstance(num, int) or num < 1:
-        raise ValueError(f"FanOut: `num` must be a positive int, got {num!r}.")
+    num = checks.count("num", num)
     init_fn = lambda key, input_shape: ([input_shape] * num, ())
     apply_fn = lambda params, inputs, **kwargs: [inputs] * num
     kfn = lambda k, **kwargs: [k] * num
@@ -95,16 +95,26 @@ def _same_shape_kernels(ks: Sequence[Kernel], name: str) -> list[Kernel]:
     return ks
 
 
+def _elementwise_fan_in(
+    name: str, op: Callable[[jax.Array, jax.Array], jax.Array], combine: Callable[[list[Kernel]], Kernel]
+) -> tuple[Callable, Callable, Callable]:
+    """A fan-in that reduces same-shape branches by ``op``; ``combine`` maps their checked kernels to the output's."""
+
+    def apply_fn(params: tuple, inputs: Sequence[jax.Array], **kwargs: Any) -> jax.Array:
+        _check_same_shape_inputs(inputs, name)
+        return functools.reduce(op, inputs)
+
+    def kfn(ks: Sequence[Kernel], **kwargs: Any) -> Kernel:
+        return combine(_same_shape_kernels(ks, name))
+
+    return _sum_init(name), apply_fn, with_rule(kfn, SAME)
+
+
 @layer
 def FanInSum() -> tuple[Callable, Callable, Callable]:
     """Sum of the branches; the kernels add (independent zero-mean Gaussian branches)."""
 
-    def apply_fn(params: tuple, inputs: Sequence[jax.Array], **kwargs: Any) -> jax.Array:
-        _check_same_shape_inputs(inputs, "FanInSum")
-        return functools.reduce(jnp.add, inputs)
-
-    def kfn(ks: Sequence[Kernel], **kwargs: Any) -> Kernel:
-        ks = _same_shape_kernels(ks, "FanInSum")
+    def combine(ks: list[Kernel]) -> Kernel:
         if len(ks) > 1 and not all(k.is_gaussian for k in ks):
             raise NotImplementedError(
                 "FanInSum needs every branch to be zero-mean Gaussian (end each branch with an affine layer such "
@@ -119,19 +129,14 @@ def FanInSum() -> tuple[Callable, Callable, Callable]:
             cov2=add([k.cov2 for k in ks]),
         )
 
-    return _sum_init("FanInSum"), apply_fn, with_rule(kfn, SAME)
+    return _elementwise_fan_in("FanInSum", jnp.add, combine)
 
 
 @layer
 def FanInProd() -> tuple[Callable, Callable, Callable]:
     """Elementwise product of the branches; kernels multiply, NTKs follow the product rule."""
 
-    def apply_fn(params: tuple, inputs: Sequence[jax.Array], **kwargs: Any) -> jax.Array:
-        _check_same_shape_inputs(inputs, "FanInProd")
-        return functools.reduce(jnp.multiply, inputs)
-
-    def kfn(ks: Sequence[Kernel], **kwargs: Any) -> Kernel:
-        ks = _same_shape_kernels(ks, "FanInProd")
+    def combine(ks: list[Kernel]) -> Kernel:
         mul = lambda mats: None if mats[0] is None else functools.reduce(jnp.multiply, mats)
         nngp, ntk = ks[0].nngp, ks[0].ntk
         for k in ks[1:]:
@@ -146,7 +151,7 @@ def FanInProd() -> tuple[Callable, Callable, Callable]:
             is_gaussian=len(ks) == 1 and ks[0].is_gaussian,
         )
 
-    return _sum_init("FanInProd"), apply_fn, with_rule(kfn, SAME)
+    return _elementwise_fan_in("FanInProd", jnp.multiply, combine)
 
 
 def _block_concat(mats: Sequence[jax.Array], axes: tuple[int, ...]) -> jax.Array:

@@ -1,9 +1,8 @@
 r"""Combinators: ``serial``, ``parallel`` and ``repeat`` of ``(init_fn, apply_fn, kernel_fn)`` layers.
 
-Composition acts on all three functions at once: parameters are initialised layer by layer (one fresh key per
-layer, as in ``jax.example_libraries.stax``), inputs flow through ``apply_fn``s, and ``Kernel``s through
-``kernel_fn``s, since the infinite-width limit of a composition is the composition of the limits (Novak et al.,
-2020, arXiv:1912.02803, Sec. 2).
+Composition acts on all three functions at once: parameters are initialised layer by layer (one fresh key per layer, as
+in ``jax.example_libraries.stax``), inputs flow through ``apply_fn``s, and ``Kernel``s through ``kernel_fn``s, since the
+infinite-width limit of a composition is the composition of the limits (Novak et al., 2020, arXiv:1912.02803, Sec. 2).
 """
 
 from collections.abc import Callable
@@ -12,13 +11,28 @@ from typing import Any
 import jax
 from jax import lax
 
+from dl_theory import checks
 from dl_theory.stax.layer import axes_req, check_layer, layer, raw, spatial_rule, with_axes, with_rule
 
 __all__ = ["parallel", "repeat", "serial"]
 
 
-def _first_axes(kernel_fns: tuple[Callable, ...]) -> tuple[int, int] | None:
-    return next((a for a in map(axes_req, kernel_fns) if a is not None), None)
+def _annotate(kfn: Callable, rule: Callable[[bool], bool], kernel_fns: tuple[Callable, ...]) -> Callable:
+    """``kfn`` with its spatial ``rule`` and the input axes that the first of ``kernel_fns`` to require any needs."""
+    with_rule(kfn, rule)
+    axes = next((a for a in map(axes_req, kernel_fns) if a is not None), None)
+    return kfn if axes is None else with_axes(kfn, *axes)
+
+
+def _serial_rule(kernel_fns: tuple[Callable, ...]) -> Callable[[bool], bool]:
+    """The spatial rule of ``kernel_fns`` applied one after the other (rules compose from the output back)."""
+
+    def rule(out_ok: bool) -> bool:
+        for f in reversed(kernel_fns):
+            out_ok = spatial_rule(f)(out_ok)
+        return out_ok
+
+    return rule
 
 
 def _split_rngs(kwargs: dict[str, Any], n: int) -> tuple[dict[str, Any], list[Any]]:
@@ -62,16 +76,7 @@ def serial(*layers: tuple) -> tuple[Callable, Callable, Callable]:
             k = raw(f)(k, **kwargs)
         return k
 
-    def rule(out_ok: bool) -> bool:
-        for f in reversed(kernel_fns):
-            out_ok = spatial_rule(f)(out_ok)
-        return out_ok
-
-    with_rule(kfn, rule)
-    axes = _first_axes(kernel_fns)
-    if axes is not None:
-        with_axes(kfn, *axes)
-    return init_fn, apply_fn, kfn
+    return init_fn, apply_fn, _annotate(kfn, _serial_rule(kernel_fns), kernel_fns)
 
 
 @layer
@@ -112,11 +117,8 @@ def parallel(*layers: tuple) -> tuple[Callable, Callable, Callable]:
         _check(ks, "its kernels")
         return type(ks)(raw(f)(k, **kwargs) for f, k in zip(kernel_fns, ks, strict=True))
 
-    with_rule(kfn, lambda out_ok: all(spatial_rule(f)(out_ok) for f in kernel_fns))
-    axes = _first_axes(kernel_fns)
-    if axes is not None:
-        with_axes(kfn, *axes)
-    return init_fn, apply_fn, kfn
+    rule = lambda out_ok: all(spatial_rule(f)(out_ok) for f in kernel_fns)
+    return init_fn, apply_fn, _annotate(kfn, rule, kernel_fns)
 
 
 @layer
@@ -134,8 +136,7 @@ def repeat(layer: tuple, n: int) -> tuple[Callable, Callable, Callable]:
       ``(init_fn, apply_fn, kernel_fn)``.
     """
     init_f, apply_f, kernel_f = check_layer(layer, "repeat: layer")
-    if not isinstance(n, int) or n < 0:
-        raise ValueError(f"repeat: `n` must be a non-negative int, got {n!r}.")
+    n = checks.at_least(0)("n", n)
 
     def init_fn(key: jax.Array, input_shape: Any) -> tuple[Any, Any]:
         shape_out = [None]
@@ -174,13 +175,4 @@ def repeat(layer: tuple, n: int) -> tuple[Callable, Callable, Callable]:
         k, _ = lax.scan(lambda c, _: (step(c, **kwargs), None), k, None, length=n - 1)
         return k
 
-    def rule(out_ok: bool) -> bool:
-        for _ in range(n):
-            out_ok = spatial_rule(kernel_f)(out_ok)
-        return out_ok
-
-    with_rule(kfn, rule)
-    axes = axes_req(kernel_f)
-    if axes is not None:
-        with_axes(kfn, *axes)
-    return init_fn, apply_fn, kfn
+    return init_fn, apply_fn, _annotate(kfn, _serial_rule((kernel_f,) * n), (kernel_f,))

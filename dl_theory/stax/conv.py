@@ -6,8 +6,8 @@ The infinite-channel limit (Novak et al., 2019, arXiv:1810.05148; Garriga-Alonso
 .. math:: K'[y, y'] = \frac{\sigma_W^2}{|f|} \sum_{i \in f} K[s y + i, s y' + i] + \sigma_b^2,
    \qquad \Theta' = K' + \frac{\sigma_W^2}{|f|} \sum_{i \in f} \Theta[s y + i, s y' + i]
 
-(independent weights per filter offset give the same offset on both sides), so a same-position-only (diagonal)
-kernel stays diagonal. The standard parameterization is as for :mod:`dl_theory.stax.dense`, with fan-in
+(independent weights per filter offset give the same offset on both sides), so a same-position-only (diagonal) kernel
+stays diagonal. The standard parameterization is as for :mod:`dl_theory.stax.dense`, with fan-in
 :math:`n_\text{in} |f|`.
 """
 
@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from dl_theory.stax.dense import affine, check_parameterization
-from dl_theory.stax.kernel import Kernel
+from dl_theory.stax.kernel import Kernel, map_covariances
 from dl_theory.stax.layer import SAME, check_ndim, layer, with_axes, with_rule
 from dl_theory.stax.spatial import Padding, check_padding, pad_axes, pair_window, window_sum
 
@@ -40,14 +40,11 @@ def transpose_spatial(k: Kernel, perm: Sequence[int]) -> Kernel:
     if perm == tuple(range(len(perm))):
         return k
 
-    def permute(mat: jax.Array | None, nb: int) -> jax.Array | None:
-        if mat is None or mat.ndim == 0:
-            return mat
+    def permute(mat: jax.Array, nb: int) -> jax.Array:
         per = [nb + p for p in perm] if k.diagonal_spatial else [nb + 2 * p + j for p in perm for j in (0, 1)]
         return jnp.transpose(mat, tuple(range(nb)) + tuple(per))
 
-    nb = k.cov_batch_ndim
-    return k.replace(nngp=permute(k.nngp, 2), ntk=permute(k.ntk, 2), cov1=permute(k.cov1, nb), cov2=permute(k.cov2, nb))
+    return map_covariances(k, permute)
 
 
 def conv_cov(mat: jax.Array | None, nb: int, filters: Sequence[int], strides: Sequence[int], padding: Padding,

@@ -1,16 +1,16 @@
 r"""``Dense`` (fully connected over the channel axis) and ``Identity``.
 
 NTK parameterization (Jacot et al., 2018, arXiv:1806.07572, p. 3): :math:`W_{ij}, b_j \sim \mathcal N(0, 1)` and
-:math:`z = \frac{\sigma_W}{\sqrt{n_\text{in}}} x W + \sigma_b b`. Standard parameterization (Sohl-Dickstein et
-al., 2020, arXiv:2001.07301): :math:`W_{ij} \sim \mathcal N(0, \sigma_W^2 / (n_\text{in}/s_0))`,
+:math:`z = \frac{\sigma_W}{\sqrt{n_\text{in}}} x W + \sigma_b b`. Standard parameterization (Sohl-Dickstein et al.,
+2020, arXiv:2001.07301): :math:`W_{ij} \sim \mathcal N(0, \sigma_W^2 / (n_\text{in}/s_0))`,
 :math:`b_j \sim \mathcal N(0, \sigma_b^2)` and :math:`z = x W / \sqrt{s_0} + b`. Both have the same NNGP,
 
 .. math:: K' = \sigma_W^2 K + \sigma_b^2,
 
 and the NTKs :math:`\Theta' = K' + \sigma_W^2 \Theta` (NTK) and
-:math:`\Theta' = \tfrac{n_\text{in}}{s_0} K + \sigma_W^2 \Theta + [\sigma_b \text{ given}]` (standard), where
-:math:`K` is the input covariance averaged over the channels (the gradient w.r.t. the weights contributes
-:math:`x \cdot x'` scaled by the parameterization).
+:math:`\Theta' = \tfrac{n_\text{in}}{s_0} K + \sigma_W^2 \Theta + [\sigma_b \text{ given}]` (standard), where :math:`K`
+is the input covariance averaged over the channels (the gradient w.r.t. the weights contributes :math:`x \cdot x'`
+scaled by the parameterization).
 """
 
 from collections.abc import Callable

@@ -6,18 +6,16 @@ For an activation :math:`\phi` and a centred bivariate Gaussian
     (u, v) \sim \mathcal N\Big(0, \begin{pmatrix} q_{11} & q_{12} \\ q_{12} & q_{22}\end{pmatrix}\Big),
 
 the *dual activation* is :math:`T(q_{12}; q_{11}, q_{22}) = \mathbb E[\phi(u)\phi(v)]` and its derivative
-:math:`\dot T = \partial T / \partial q_{12} = \mathbb E[\phi'(u)\phi'(v)]` (Price's theorem). An infinitely
-wide layer maps the NNGP kernel through :math:`T` and the NTK through :math:`\Theta \mapsto \dot T \cdot
-\Theta` (Lee et al. 2018, *Deep Neural Networks as Gaussian Processes*; Jacot et al. 2018; Novak et al. 2020,
-*Neural Tangents*).
+:math:`\dot T = \partial T / \partial q_{12} = \mathbb E[\phi'(u)\phi'(v)]` (Price's theorem). An infinitely wide layer
+maps the NNGP kernel through :math:`T` and the NTK through :math:`\Theta \mapsto \dot T \cdot \Theta` (Lee et al. 2018,
+*Deep Neural Networks as Gaussian Processes*; Jacot et al. 2018; Novak et al. 2020, *Neural Tangents*).
 
-Every function here has the signature ``dual(q12, q11, q22) -> (t, t_dot)`` on arrays that broadcast against
-each other, so the same function serves the cross-covariance (``nngp``: ``q11``/``q22`` are the variances of
-the two inputs) and a covariance's own entries (``cov1``: both variances from the first batch; on the diagonal
-``q12 = q11 = q22``). Angles use :math:`\theta = \arccos(q_{12}/\sqrt{q_{11}q_{22}})`, computed as
-``arctan2(sqrt(q11 q22 - q12^2), q12)`` with :math:`\theta = \pi/2` where both are zero (a zero-variance
-input), and square roots have a zero derivative at zero, so the maps stay finite (and differentiable) at
-degenerate points.
+Every function here has the signature ``dual(q12, q11, q22) -> (t, t_dot)`` on arrays that broadcast against each other,
+so the same function serves the cross-covariance (``nngp``: ``q11``/``q22`` are the variances of the two inputs) and a
+covariance's own entries (``cov1``: both variances from the first batch; on the diagonal ``q12 = q11 = q22``). Angles
+use :math:`\theta = \arccos(q_{12}/\sqrt{q_{11}q_{22}})`, computed as ``arctan2(sqrt(q11 q22 - q12^2), q12)`` with
+:math:`\theta = \pi/2` where both are zero (a zero-variance input), and square roots have a zero derivative at zero, so
+the maps stay finite (and differentiable) at degenerate points.
 """
 
 from collections.abc import Callable

@@ -1,16 +1,15 @@
 r"""Dual activations by Gauss–Hermite quadrature, for activations without a closed form.
 
-With nodes/weights :math:`(x_i, w_i)` of the physicists' Hermite rule (:math:`\int e^{-x^2} g(x)\,dx \approx
-\sum_i w_i g(x_i)`) and the Cholesky factorisation of the covariance, :math:`u = \sqrt{2q_{11}}\,x`, :math:`v
-= q_{12}\sqrt{2/q_{11}}\,x + \sqrt{2(q_{22} - q_{12}^2/q_{11})}\,y`,
+With nodes/weights :math:`(x_i, w_i)` of the physicists' Hermite rule
+(:math:`\int e^{-x^2} g(x)\,dx \approx \sum_i w_i g(x_i)`) and the Cholesky factorisation of the covariance,
+:math:`u = \sqrt{2q_{11}}\,x`, :math:`v = q_{12}\sqrt{2/q_{11}}\,x + \sqrt{2(q_{22} - q_{12}^2/q_{11})}\,y`,
 
 .. math::
     \mathbb E[f(u) f(v)] \approx \frac{1}{\pi}\sum_{i,j} w_i w_j\, f(u(x_i))\, f(v(x_i, y_j)),
 
-exact for polynomials of degree :math:`< 2\,\mathrm{deg}` in each variable (Abramowitz & Stegun 25.4.46). The
-NTK factor is the same expectation with :math:`f'` in place of :math:`f` (Price's theorem). This is the scheme
-of neural-tangents' ``ElementwiseNumerical`` (Han et al. 2022, *Fast Neural Kernel Embeddings for General
-Activations*).
+exact for polynomials of degree :math:`< 2\,\mathrm{deg}` in each variable (Abramowitz & Stegun 25.4.46). The NTK factor
+is the same expectation with :math:`f'` in place of :math:`f` (Price's theorem). This is the scheme of neural-tangents'
+``ElementwiseNumerical`` (Han et al. 2022, *Fast Neural Kernel Embeddings for General Activations*).
 """
 
 from collections.abc import Callable
@@ -21,6 +20,7 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
+from dl_theory import checks
 from dl_theory.stax.dual_activations import DualFn, safe_sqrt
 
 ScalarFn = Callable[[jax.Array], jax.Array]
@@ -64,8 +64,7 @@ def numerical(
       ``(dual, diag)``: ``dual(q12, q11, q22) -> (t, t_dot)`` by the 2-D rule, and ``diag(q) -> E[fn(u)^2]``
       for :math:`u \sim \mathcal N(0, q)` by the 1-D rule :math:`\pi^{-1/2}\sum_i w_i f(\sqrt{2q}\,x_i)^2`.
     """
-    if not isinstance(deg, int) or deg < 1:
-        raise ValueError(f"deg must be a positive integer, got {deg!r}.")
+    deg = checks.count("deg", deg)
     nodes, weights = np.polynomial.hermite.hermgauss(deg)
     derivative = jnp.vectorize(jax.grad(fn)) if df is None else df
 

@@ -5,9 +5,9 @@ Same convention as :mod:`dl_theory.stax.dual_activations`: ``dual(q12, q11, q22)
 a centred bivariate Gaussian :math:`(u, v)` with variances :math:`q_{11}, q_{22}` and covariance
 :math:`q_{12}`.
 
-Both maps are evaluated as polynomials in :math:`(q_{11}, q_{22}, q_{12})` (plus the angle for rectified
-monomials) with exact integer/rational coefficients computed once per layer, so they need no division by the
-variances and stay finite for zero-variance inputs.
+Both maps are evaluated as polynomials in :math:`(q_{11}, q_{22}, q_{12})` (plus the angle for rectified monomials) with
+exact integer/rational coefficients computed once per layer, so they need no division by the variances and stay finite
+for zero-variance inputs.
 """
 
 import math

@@ -1,16 +1,16 @@
 r"""Elementwise nonlinearities with closed-form infinite-width kernels (neural-tangents' ``stax`` semantics).
 
-A nonlinearity :math:`\phi` after an affine Gaussian layer sees, at every pair of points/positions, a centred
-bivariate Gaussian :math:`(u, v)` with variances :math:`q_{11}, q_{22}` and covariance :math:`q_{12}`. Its
-output covariance is the dual activation :math:`T(q_{12}) = \mathbb E[\phi(u)\phi(v)]` and its NTK is
-:math:`\dot T(q_{12})\,\Theta` with :math:`\dot T = \mathbb E[\phi'(u)\phi'(v)]` (Lee et al. 2018; Jacot et
-al. 2018; Novak et al. 2020, *Neural Tangents*, arXiv:1912.02803). The maps themselves, with their derivations
-and references, are in :mod:`dl_theory.stax.dual_activations` and :mod:`dl_theory.stax.dual_polynomial`.
+A nonlinearity :math:`\phi` after an affine Gaussian layer sees, at every pair of points/positions, a centred bivariate
+Gaussian :math:`(u, v)` with variances :math:`q_{11}, q_{22}` and covariance :math:`q_{12}`. Its output covariance is
+the dual activation :math:`T(q_{12}) = \mathbb E[\phi(u)\phi(v)]` and its NTK is :math:`\dot T(q_{12})\,\Theta` with
+:math:`\dot T = \mathbb E[\phi'(u)\phi'(v)]` (Lee et al. 2018; Jacot et al. 2018; Novak et al. 2020, *Neural Tangents*,
+arXiv:1912.02803). The maps themselves, with their derivations and references, are in
+:mod:`dl_theory.stax.dual_activations` and :mod:`dl_theory.stax.dual_polynomial`.
 
-Every layer here returns ``(init_fn, apply_fn, kernel_fn)``; ``init_fn`` draws no parameters (``()``) and
-keeps the shape, ``apply_fn`` applies :math:`\phi` elementwise. ``kernel_fn`` requires a Gaussian input (an
-affine layer such as ``Dense``/``Conv`` just before; otherwise ``ValueError``) and is position-wise, so it
-works with ``diagonal_spatial`` and ``diagonal_batch`` either way.
+Every layer here returns ``(init_fn, apply_fn, kernel_fn)``; ``init_fn`` draws no parameters (``()``) and keeps the
+shape, ``apply_fn`` applies :math:`\phi` elementwise. ``kernel_fn`` requires a Gaussian input (an affine layer such as
+``Dense``/``Conv`` just before; otherwise ``ValueError``) and is position-wise, so it works with ``diagonal_spatial``
+and ``diagonal_batch`` either way.
 """
 
 from collections.abc import Callable

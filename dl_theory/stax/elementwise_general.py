@@ -7,7 +7,6 @@ Same conventions as :mod:`dl_theory.stax.elementwise` (neural-tangents' public s
 """
 
 import math
-import operator
 from collections.abc import Callable, Sequence
 
 import jax
@@ -15,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from dl_theory import checks
 from dl_theory.stax import dual_activations as duals
 from dl_theory.stax import dual_numerical, dual_polynomial
 from dl_theory.stax.elementwise import Triple, elementwise_triple
@@ -23,16 +23,6 @@ from dl_theory.stax.layer import layer
 __all__ = ["Elementwise", "ElementwiseNumerical", "Hermite", "Monomial", "Polynomial", "RectifiedMonomial"]
 
 NngpFn = Callable[[float, float, float], float]
-
-
-def _check_degree(degree: int) -> int:
-    try:
-        value = operator.index(degree)
-    except TypeError:
-        raise TypeError(f"`degree` must be an integer, got {type(degree).__name__}.") from None
-    if value < 0:
-        raise ValueError(f"`degree` must be a non-negative integer, got {degree}.")
-    return value
 
 
 def _check_callable(value: object, name: str, optional: bool = True) -> None:
@@ -65,7 +55,7 @@ def Monomial(degree: int) -> Triple:
     Args:
       degree: the power :math:`n \ge 0` (neural-tangents allows ``0..5``; any non-negative integer works here).
     """
-    degree = _check_degree(degree)
+    degree = checks.at_least(0)("degree", degree)
     fn = lambda x: x**degree
     return elementwise_triple("Monomial", fn, dual_polynomial.polynomial([0.0] * degree + [1.0]))
 
@@ -81,7 +71,7 @@ def RectifiedMonomial(degree: int) -> Triple:
     Args:
       degree: the power :math:`n \ge 0` (``0``: a step function, whose NTK factor is 0).
     """
-    degree = _check_degree(degree)
+    degree = checks.at_least(0)("degree", degree)
     fn = lambda x: (x >= 0) * x**degree
     return elementwise_triple("RectifiedMonomial", fn, dual_polynomial.rectified_monomial(degree))
 
@@ -97,7 +87,7 @@ def Hermite(degree: int) -> Triple:
     Args:
       degree: :math:`n \ge 0`.
     """
-    degree = _check_degree(degree)
+    degree = checks.at_least(0)("degree", degree)
     coef = np.polynomial.hermite_e.herme2poly([0] * degree + [1]) / math.sqrt(math.factorial(degree))
     fn = lambda x: _polyval(coef, x)
     return elementwise_triple("Hermite", fn, lambda *q: duals.hermite(*q, degree=degree))

@@ -1,12 +1,12 @@
 r"""``Flatten``: merge all non-batch axes into one channel axis.
 
-The flattened vector has :math:`n_c \prod_s |s|` channels, so its averaged inner product is the mean over
-positions of the same-position covariances:
+The flattened vector has :math:`n_c \prod_s |s|` channels, so its averaged inner product is the mean over positions of
+the same-position covariances:
 
 .. math:: K'(x, x') = \frac{1}{|S|} \sum_{s \in S} K(x, x')[s, s],
 
-and likewise for the NTK (Novak et al., 2019, arXiv:1810.05148: "CNN-Vec"). Only the spatial diagonal is used,
-so a network that flattens needs no cross-position covariances below.
+and likewise for the NTK (Novak et al., 2019, arXiv:1810.05148: "CNN-Vec"). Only the spatial diagonal is used, so a
+network that flattens needs no cross-position covariances below.
 """
 
 from collections.abc import Callable, Sequence
@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from dl_theory.stax.kernel import Kernel, diagonal_of
+from dl_theory.stax.kernel import Kernel, diagonal_of, map_covariances
 from dl_theory.stax.layer import ANY, layer, with_axes, with_rule
 
 __all__ = ["Flatten"]
@@ -54,9 +54,7 @@ def Flatten(batch_axis: int = 0, batch_axis_out: int = 0) -> tuple[Callable, Cal
         return x if b_out == 0 else x.T
 
     def kfn(k: Kernel, **kwargs: Any) -> Kernel:
-        def flat(mat: jax.Array | None, nb: int) -> jax.Array | None:
-            if mat is None or mat.ndim == 0:
-                return mat
+        def flat(mat: jax.Array, nb: int) -> jax.Array:
             if not k.diagonal_spatial:
                 # treat the leading batch axes as the "batch" of diagonal_of, keep them
                 lead = mat.shape[:nb]
@@ -65,12 +63,9 @@ def Flatten(batch_axis: int = 0, batch_axis_out: int = 0) -> tuple[Callable, Cal
                 )
             return jnp.mean(mat, axis=tuple(range(nb, mat.ndim)))
 
-        nb = k.cov_batch_ndim
-        return k.replace(
-            nngp=flat(k.nngp, 2),
-            ntk=flat(k.ntk, 2),
-            cov1=flat(k.cov1, nb),
-            cov2=flat(k.cov2, nb),
+        return map_covariances(
+            k,
+            flat,
             is_gaussian=False,
             is_reversed=False,
             batch_axis=b_out,

@@ -1,17 +1,15 @@
 r"""The ``Kernel`` pytree: infinite-width covariances carried from layer to layer.
 
-A network of infinite width (channels :math:`n \to \infty`) maps a Gaussian process to a Gaussian
-process (Neal, 1994; Lee et al., 2018; Matthews et al., 2018); its gradient-descent dynamics are
-governed by the neural tangent kernel (Jacot et al., 2018). A ``Kernel`` holds everything a layer needs
-to map the input covariances to the output ones, with the semantics of neural-tangents (Novak et al.,
-2020, arXiv:1912.02803).
+A network of infinite width (channels :math:`n \to \infty`) maps a Gaussian process to a Gaussian process (Neal, 1994;
+Lee et al., 2018; Matthews et al., 2018); its gradient-descent dynamics are governed by the neural tangent kernel (Jacot
+et al., 2018). A ``Kernel`` holds everything a layer needs to map the input covariances to the output ones, with the
+semantics of neural-tangents (Novak et al., 2020, arXiv:1912.02803).
 
 Array layouts
 -------------
-Write ``N1``/``N2`` for the two batch sizes and ``X, Y, ...`` for the ``S >= 0`` spatial sizes (the
-input axes other than ``batch_axis`` and ``channel_axis``, in input order). Channel axes never appear:
-channels are i.i.d. The spatial axes of the two arguments of a covariance are *zipped* (interleaved),
-``(X, X, Y, Y)``, never ``(X, Y, X, Y)``.
+Write ``N1``/``N2`` for the two batch sizes and ``X, Y, ...`` for the ``S >= 0`` spatial sizes (the input axes other
+than ``batch_axis`` and ``channel_axis``, in input order). Channel axes never appear: channels are i.i.d. The spatial
+axes of the two arguments of a covariance are *zipped* (interleaved), ``(X, X, Y, Y)``, never ``(X, Y, X, Y)``.
 
 =====================  =========================  ====================  ========================
 field                  ``diagonal_spatial=False``  ``diagonal_spatial``  meaning
@@ -22,29 +20,26 @@ field                  ``diagonal_spatial=False``  ``diagonal_spatial``  meaning
 ``cov2``               as ``cov1`` with ``N2``    as ``cov1``, ``N2``   ``None`` if ``x2 is None``
 =====================  =========================  ====================  ========================
 
-"batch diag" is ``diagonal_batch=True`` (the default): ``cov1[i, ...]`` is the covariance of sample
-``i`` with itself; "batch full" is ``diagonal_batch=False``. With ``diagonal_spatial=True`` only the
-same-position covariances ``K(x_1[h, w], x_2[h, w])`` are stored; this is exact whenever the top of the
-network needs only them (e.g. ``Conv -> Relu -> Flatten``) and it is inferred automatically (see
-:mod:`dl_theory.stax.layer`).
+"batch diag" is ``diagonal_batch=True`` (the default): ``cov1[i, ...]`` is the covariance of sample ``i`` with itself;
+"batch full" is ``diagonal_batch=False``. With ``diagonal_spatial=True`` only the same-position covariances
+``K(x_1[h, w], x_2[h, w])`` are stored; this is exact whenever the top of the network needs only them (e.g.
+``Conv -> Relu -> Flatten``) and it is inferred automatically (see :mod:`dl_theory.stax.layer`).
 
-Index convention, e.g. for images:
-``nngp[i, j, h, h', w, w'] = E[f(x1_i)[h, w, c] f(x2_j)[h', w', c]]`` for any one channel ``c``.
-``ntk`` has the shape of ``nngp``, except on the inputs, where it is the 0-d zero (as in
-neural-tangents; layers broadcast it), and it is ``None`` when the NTK was not requested (``get`` without
-``'ntk'``).
+Index convention, e.g. for images: ``nngp[i, j, h, h', w, w'] = E[f(x1_i)[h, w, c] f(x2_j)[h', w', c]]`` for any one
+channel ``c``. ``ntk`` has the shape of ``nngp``, except on the inputs, where it is the 0-d zero (as in neural-tangents;
+layers broadcast it), and it is ``None`` when the NTK was not requested (``get`` without ``'ntk'``).
 
-Other fields: ``x1_is_x2`` is a boolean array, true when the second batch is the first one (``x2 is
-None`` or equal values); ``cov2 is None`` iff ``x2`` was ``None`` (read it as ``cov1`` then).
-``is_gaussian``: the outputs are jointly Gaussian given the inputs (true after an affine layer with
-Gaussian weights). ``is_reversed`` mirrors neural-tangents: each full-layout ``Conv`` flips it, and a
-``Kernel`` handed to or returned by a public ``kernel_fn`` with ``is_reversed=True`` (and
-``diagonal_spatial=False``) stores its spatial axis pairs in reverse order, ``(W, W, H, H)``; inside
-the combinators arrays are always kept in the natural order. ``shape1``/``shape2`` are the shapes of
-the finite-width activations the covariances describe (their channel size is a placeholder).
+Other fields: ``x1_is_x2`` is a boolean array, true when the second batch is the first one (``x2 is None`` or equal
+values); ``cov2 is None`` iff ``x2`` was ``None`` (read it as ``cov1`` then). ``is_gaussian``: the outputs are jointly
+Gaussian given the inputs (true after an affine layer with Gaussian weights). ``is_reversed`` mirrors neural-tangents:
+each full-layout ``Conv`` flips it, and a ``Kernel`` handed to or returned by a public ``kernel_fn`` with
+``is_reversed=True`` (and ``diagonal_spatial=False``) stores its spatial axis pairs in reverse order, ``(W, W, H, H)``;
+inside the combinators arrays are always kept in the natural order. ``shape1``/``shape2`` are the shapes of the
+finite-width activations the covariances describe (their channel size is a placeholder).
 """
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -58,9 +53,8 @@ __all__ = [
     "dual_inputs",
     "diagonal_of",
     "self_pairs",
+    "map_covariances",
     "variances",
-    "zip_axes",
-    "unzip_axes",
 ]
 
 
@@ -130,18 +124,20 @@ jax.tree_util.register_dataclass(Kernel, data_fields=list(_DATA_FIELDS), meta_fi
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Kernel))
 
 
-def zip_axes(x: jax.Array, start: int) -> jax.Array:
-    """``(..., X, Y, X', Y')`` -> ``(..., X, X', Y, Y')`` for the axes from ``start`` on (an even number)."""
-    n = (x.ndim - start) // 2
-    order = [a for i in range(n) for a in (start + i, start + n + i)]
-    return jnp.transpose(x, tuple(range(start)) + tuple(order))
+def map_covariances(k: Kernel, fn: Callable[[jax.Array, int], jax.Array], **changes: Any) -> Kernel:
+    """``k`` with ``fn(array, n_batch_axes)`` applied to each covariance, and the fields ``changes`` replaced.
 
+    ``fn`` receives ``nngp`` and ``ntk`` with 2 leading batch axes and ``cov1``/``cov2`` with
+    :attr:`Kernel.cov_batch_ndim`; a missing covariance (``None``) and the 0-d zero NTK of the inputs are kept as
+    they are.
+    """
 
-def unzip_axes(x: jax.Array, start: int) -> jax.Array:
-    """Inverse of :func:`zip_axes`: ``(..., X, X', Y, Y')`` -> ``(..., X, Y, X', Y')``."""
-    n = (x.ndim - start) // 2
-    order = [start + 2 * i for i in range(n)] + [start + 2 * i + 1 for i in range(n)]
-    return jnp.transpose(x, tuple(range(start)) + tuple(order))
+    def apply(mat: jax.Array | None, nb: int) -> jax.Array | None:
+        return mat if mat is None or mat.ndim == 0 else fn(mat, nb)
+
+    nb = k.cov_batch_ndim
+    return k.replace(nngp=apply(k.nngp, 2), ntk=apply(k.ntk, 2), cov1=apply(k.cov1, nb), cov2=apply(k.cov2, nb),
+                     **changes)
 
 
 def _diagonal_pairs(x: jax.Array, start: int, count: int) -> jax.Array:

@@ -1,28 +1,24 @@
 r"""Layer machinery: turn ``(init_fn, apply_fn, Kernel -> Kernel)`` into the public stax triple.
 
-Every public layer is written as a function returning ``(init_fn, apply_fn, kfn)`` where
-``kfn(k, **kwargs)`` maps a :class:`~dl_theory.stax.kernel.Kernel` (or a list of them, for multi-input
-layers) to the output one. The :func:`layer` decorator wraps ``kfn`` into the neural-tangents
-``kernel_fn``::
+Every public layer is written as a function returning ``(init_fn, apply_fn, kfn)`` where ``kfn(k, **kwargs)`` maps a
+:class:`~dl_theory.stax.kernel.Kernel` (or a list of them, for multi-input layers) to the output one. The :func:`layer`
+decorator wraps ``kfn`` into the neural-tangents ``kernel_fn``::
 
     kernel_fn(x1_or_kernel, x2=None, get=None, *, diagonal_batch=None, diagonal_spatial=None, **kw)
 
 which accepts raw inputs (and builds the input ``Kernel``
-:math:`K^0(x, x')[s, s'] = \sum_c x[s, c]\, x'[s', c] / n_{\text{channels}}`) or a ``Kernel``;
-``get`` is ``None`` (the ``Kernel``), a field name (that array) or a tuple of names (an
-``AnalyticKernel`` namedtuple in the order asked).
+:math:`K^0(x, x')[s, s'] = \sum_c x[s, c]\, x'[s', c] / n_{\text{channels}}`) or a ``Kernel``; ``get`` is ``None`` (the
+``Kernel``), a field name (that array) or a tuple of names (an ``AnalyticKernel`` namedtuple in the order asked).
 
-Layout inference (``diagonal_spatial``): each ``kfn`` carries a *spatial rule*
-``rule(out_ok) -> in_ok``: if the layer's output may store only same-position covariances, may its
-input? Position-wise layers (``Dense``, nonlinearities, and ``Conv``, whose weights are independent
-across filter offsets) use :data:`SAME`; layers that drop the spatial axes using only the diagonal
-(``Flatten``) use :data:`ANY`; layers that mix positions (pooling, attention, graph aggregation,
-``LayerNorm`` over space) use :data:`FULL`. Combinators compose the rules. The network output is full
-unless the user asks ``diagonal_spatial=True`` (an error if the network cannot give it). Kernel
-functions without a rule (e.g. user code) get the full layout.
+Layout inference (``diagonal_spatial``): each ``kfn`` carries a *spatial rule* ``rule(out_ok) -> in_ok``: if the layer's
+output may store only same-position covariances, may its input? Position-wise layers (``Dense``, nonlinearities, and
+``Conv``, whose weights are independent across filter offsets) use :data:`SAME`; layers that drop the spatial axes using
+only the diagonal (``Flatten``) use :data:`ANY`; layers that mix positions (pooling, attention, graph aggregation,
+``LayerNorm`` over space) use :data:`FULL`. Combinators compose the rules. The network output is full unless the user
+asks ``diagonal_spatial=True`` (an error if the network cannot give it). Kernel functions without a rule (e.g. user
+code) get the full layout.
 """
 
-import collections
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,7 +26,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from dl_theory.stax.kernel import FIELDS, Kernel, zip_axes
+from dl_theory.kernels.axes import zip_axes
+from dl_theory.kernels.get import canonicalize_get, kernel_tuple
+from dl_theory.stax.kernel import FIELDS, Kernel, map_covariances
 
 __all__ = ["ANY", "FULL", "SAME", "layer", "no_kernel", "spatial_rule", "with_rule", "axes_req", "with_axes"]
 
@@ -159,34 +157,17 @@ def inputs_to_kernel(
 # ----------------------------------------------------------------------------------------------- get / shapes
 
 
-@functools.cache
-def _analytic_kernel_type(names: tuple[str, ...]) -> type:
-    return collections.namedtuple("AnalyticKernel", names)
-
-
-def canonicalize_get(get: Any) -> str | tuple[str, ...] | None:
-    """Validate ``get``: ``None``, a ``Kernel`` field name, or a tuple of them."""
-    if get is None:
-        return None
-    names = (get,) if isinstance(get, str) else get
-    if not isinstance(names, (tuple, list)) or not all(isinstance(n, str) for n in names) or not names:
-        raise TypeError(f"`get` must be None, a string or a non-empty tuple of strings, got {get!r}.")
-    for n in names:
-        if n not in FIELDS:
-            raise ValueError(f"`get` has unknown name {n!r}; expected one of {FIELDS}.")
-    return get if isinstance(get, str) else tuple(names)
-
-
-def _select(k: Any, get: str | tuple[str, ...] | None) -> Any:
-    if isinstance(k, (list, tuple)) and isinstance(get, tuple):
-        return _analytic_kernel_type(get)(*(type(k)(getattr(ki, n) for ki in k) for n in get))
-    if isinstance(k, (list, tuple)):
-        return type(k)(_select(ki, get) for ki in k)
-    if get is None:
+def _select(k: Any, single: bool, names: tuple[str, ...] | None) -> Any:
+    """The fields ``names`` of a ``Kernel`` (or of each of a list of them); see the module docstring."""
+    if names is None:
         return k
-    if isinstance(get, str):
-        return getattr(k, get)
-    return _analytic_kernel_type(get)(*(getattr(k, n) for n in get))
+    if isinstance(k, list | tuple):
+        if single:
+            return type(k)(getattr(ki, names[0]) for ki in k)
+        return kernel_tuple("AnalyticKernel", names)(*(type(k)(getattr(ki, n) for ki in k) for n in names))
+    if single:
+        return getattr(k, names[0])
+    return kernel_tuple("AnalyticKernel", names)(*(getattr(k, n) for n in names))
 
 
 def _out_shape(init_fn: Callable, shape: Any) -> Any:
@@ -224,15 +205,12 @@ def _reverse_spatial(k: Any) -> Any:
     if not k.is_reversed or k.diagonal_spatial:
         return k
 
-    def rev(mat: jax.Array | None, nb: int) -> jax.Array | None:
-        if mat is None or mat.ndim == 0:
-            return mat
+    def rev(mat: jax.Array, nb: int) -> jax.Array:
         s = (mat.ndim - nb) // 2
         order = [nb + 2 * d + j for d in reversed(range(s)) for j in (0, 1)]
         return jnp.transpose(mat, tuple(range(nb)) + tuple(order))
 
-    nb = k.cov_batch_ndim
-    return k.replace(nngp=rev(k.nngp, 2), ntk=rev(k.ntk, 2), cov1=rev(k.cov1, nb), cov2=rev(k.cov2, nb))
+    return map_covariances(k, rev)
 
 
 def raw(kernel_fn: Callable) -> Callable:
@@ -272,12 +250,12 @@ def make_kernel_fn(init_fn: Callable, kfn: Callable, name: str) -> Callable:
         channel_axis: int | None = None,
         **kwargs: Any,
     ) -> Any:
-        get = canonicalize_get(get)
+        single, names = canonicalize_get(get, FIELDS)
         if _is_kernel_tree(x1_or_kernel):
             if x2 is not None:
                 raise TypeError("`x2` must be None when `kernel_fn` is applied to a Kernel.")
             out = on_kernel(_reverse_spatial(x1_or_kernel), **kwargs)
-            return _select(_reverse_spatial(out), get)
+            return _select(_reverse_spatial(out), single, names)
         if diagonal_spatial is None:
             diag_s = bool(rule(False))
         else:
@@ -292,7 +270,7 @@ def make_kernel_fn(init_fn: Callable, kfn: Callable, name: str) -> Callable:
             inputs_to_kernel,
             diagonal_batch=True if diagonal_batch is None else bool(diagonal_batch),
             diagonal_spatial=diag_s,
-            compute_ntk=get is None or "ntk" in get,
+            compute_ntk=names is None or "ntk" in names,
             batch_axis=b_default if batch_axis is None else batch_axis,
             channel_axis=c_default if channel_axis is None else channel_axis,
         )
@@ -303,7 +281,7 @@ def make_kernel_fn(init_fn: Callable, kfn: Callable, name: str) -> Callable:
             k = [make(a, b) for a, b in zip(x1_or_kernel, x2s, strict=True)]
         else:
             k = make(x1_or_kernel, x2)
-        return _select(_reverse_spatial(on_kernel(k, **kwargs)), get)
+        return _select(_reverse_spatial(on_kernel(k, **kwargs)), single, names)
 
     kernel_fn.__name__ = name
     with_rule(kernel_fn, rule)

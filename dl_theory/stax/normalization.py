@@ -1,15 +1,15 @@
 r"""``LayerNorm`` and ``Dropout``.
 
-``LayerNorm`` over the (infinite) channel axis and optionally other axes divides Gaussian pre-activations by
-their empirical standard deviation, which converges to the root of the mean variance
+``LayerNorm`` over the (infinite) channel axis and optionally other axes divides Gaussian pre-activations by their
+empirical standard deviation, which converges to the root of the mean variance
 :math:`\bar q(x) = \epsilon + \operatorname{mean}_{\text{axes}} K(x, x)`, so
 
 .. math:: K'(x, x') = K(x, x') / \sqrt{\bar q(x)\, \bar q(x')},
 
-and the NTK scales the same way (Novak et al., 2020, arXiv:1912.02803). ``Dropout`` in train mode with keep
-probability :math:`p` multiplies each activation by an independent :math:`\mathrm{Bernoulli}(p)/p`; the
-masks are independent across samples, positions and channels, so only same-sample, same-position covariances
-change, by the factor :math:`1/p` (for the cross-batch kernel only when ``x1`` is ``x2``).
+and the NTK scales the same way (Novak et al., 2020, arXiv:1912.02803). ``Dropout`` in train mode with keep probability
+:math:`p` multiplies each activation by an independent :math:`\mathrm{Bernoulli}(p)/p`; the masks are independent across
+samples, positions and channels, so only same-sample, same-position covariances change, by the factor :math:`1/p` (for
+the cross-batch kernel only when ``x1`` is ``x2``).
 """
 
 from collections.abc import Callable, Sequence
@@ -18,14 +18,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from dl_theory.kernels.axes import canonicalize_axes
 from dl_theory.stax.kernel import Kernel, broadcast_pair, diagonal_of
 from dl_theory.stax.layer import SAME, layer, with_axes, with_rule
 
 __all__ = ["Dropout", "LayerNorm"]
-
-
-def _axes_tuple(axis: int | Sequence[int], ndim: int) -> tuple[int, ...]:
-    return tuple(sorted({a % ndim for a in ((axis,) if isinstance(axis, int) else axis)}))
 
 
 @layer
@@ -48,7 +45,7 @@ def LayerNorm(
         return input_shape, ()
 
     def apply_fn(params: tuple, inputs: jax.Array, **kwargs: Any) -> jax.Array:
-        axes = _axes_tuple(axis, inputs.ndim)
+        axes = canonicalize_axes(axis, inputs.ndim, "axis")
         mean = jnp.mean(inputs, axes, keepdims=True)
         var = jnp.var(inputs, axes, keepdims=True)
         return (inputs - mean) / jnp.sqrt(eps + var)
@@ -57,7 +54,7 @@ def LayerNorm(
         if not k.is_gaussian:
             raise NotImplementedError("LayerNorm's kernel needs Gaussian inputs (place it after Dense/Conv).")
         ndim = len(k.shape1)
-        axes = _axes_tuple(axis, ndim)
+        axes = canonicalize_axes(axis, ndim, "axis")
         b, c = batch_axis % ndim, channel_axis % ndim
         if c not in axes:
             raise ValueError(f"LayerNorm: `axis` must include the channel axis {c} for a kernel; got {axes}.")

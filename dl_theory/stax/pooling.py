@@ -4,9 +4,9 @@ Pooling is linear and weight-free, so it acts on covariances on both sides: for 
 
 .. math:: K'[y, y'] = c(y) c(y') \sum_{i \in w(y)} \sum_{j \in w(y')} K[i, j],
 
-with :math:`c = 1` (sum), :math:`1/|w|` (average) or one over the number of in-image positions
-(``normalize_edges`` with ``SAME`` padding); the NTK transforms the same way (no parameters). Global pooling sums
-or averages over all positions on both sides. Pooling needs the off-diagonal (cross-position) covariances.
+with :math:`c = 1` (sum), :math:`1/|w|` (average) or one over the number of in-image positions (``normalize_edges`` with
+``SAME`` padding); the NTK transforms the same way (no parameters). Global pooling sums or averages over all positions
+on both sides. Pooling needs the off-diagonal (cross-position) covariances.
 """
 
 from collections.abc import Callable, Sequence
@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from dl_theory.stax.kernel import Kernel
+from dl_theory.stax.kernel import Kernel, map_covariances
 from dl_theory.stax.layer import FULL, layer, spatial_shape, with_axes, with_rule
 from dl_theory.stax.spatial import Padding, check_padding, pair_window, window_sum
 
@@ -91,9 +91,7 @@ def _pool(
         _needs_full(k, name)
         sizes = spatial_shape(k.shape1, k.batch_axis, k.channel_axis)
 
-        def pool(mat: jax.Array | None, nb: int) -> jax.Array | None:
-            if mat is None or mat.ndim == 0:
-                return mat
+        def pool(mat: jax.Array, nb: int) -> jax.Array:
             for d in range(len(window)):
                 a = nb + 2 * d
                 mat = pair_window(mat, a, window[d], strides[d], pad, diagonal=False)
@@ -107,8 +105,7 @@ def _pool(
                 mat = mat * c
             return mat
 
-        nb = k.cov_batch_ndim
-        return k.replace(nngp=pool(k.nngp, 2), ntk=pool(k.ntk, 2), cov1=pool(k.cov1, nb), cov2=pool(k.cov2, nb))
+        return map_covariances(k, pool)
 
     return init_fn, apply_fn, with_axes(with_rule(kfn, FULL), batch_axis, channel_axis)
 
@@ -164,20 +161,15 @@ def _global_pool(average: bool, batch_axis: int, channel_axis: int, name: str) -
     def kfn(k: Kernel, **kwargs: Any) -> Kernel:
         _needs_full(k, name)
 
-        def pool(mat: jax.Array | None, nb: int) -> jax.Array | None:
-            if mat is None or mat.ndim == 0:
-                return mat
+        def pool(mat: jax.Array, nb: int) -> jax.Array:
             axes = tuple(range(nb, mat.ndim))
             return jnp.mean(mat, axes) if average else jnp.sum(mat, axes)
 
         ndim = len(k.shape1)
         batch_first = batch_axis % ndim < channel_axis % ndim
-        nb = k.cov_batch_ndim
-        return k.replace(
-            nngp=pool(k.nngp, 2),
-            ntk=pool(k.ntk, 2),
-            cov1=pool(k.cov1, nb),
-            cov2=pool(k.cov2, nb),
+        return map_covariances(
+            k,
+            pool,
             is_reversed=False,
             batch_axis=0 if batch_first else 1,
             channel_axis=1 if batch_first else 0,

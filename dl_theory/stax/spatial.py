@@ -1,14 +1,14 @@
 r"""Spatial helpers shared by convolution and pooling: padding and window sums on covariance arrays.
 
-A window operation with filter :math:`w` of size :math:`f` and stride :math:`s` along one spatial axis maps a
-covariance :math:`K[x, x']` of its inputs to
+A window operation with filter :math:`w` of size :math:`f` and stride :math:`s` along one spatial axis maps a covariance
+:math:`K[x, x']` of its inputs to
 
 .. math:: K'[y, y'] = \sum_{i, j} w_i w_j\, K[s y + i, s y' + j]
 
-(zero-padding for ``SAME``, wrap-around for ``CIRCULAR``). Independent weights per filter offset (``Conv``) make
-the cross terms vanish in expectation, :math:`w_i w_j \to \delta_{ij}/f`: a *diagonal* 2-D window on the pair of
-axes. Pooling keeps the full all-ones window. Both run as one 2-D ``lax.conv_general_dilated`` per spatial axis
-on the zipped pair ``(X, X')`` (Novak et al., 2019, arXiv:1810.05148, Sec. 3).
+(zero-padding for ``SAME``, wrap-around for ``CIRCULAR``). Independent weights per filter offset (``Conv``) make the
+cross terms vanish in expectation, :math:`w_i w_j \to \delta_{ij}/f`: a *diagonal* 2-D window on the pair of axes.
+Pooling keeps the full all-ones window. Both run as one 2-D ``lax.conv_general_dilated`` per spatial axis on the zipped
+pair ``(X, X')`` (Novak et al., 2019, arXiv:1810.05148, Sec. 3).
 """
 
 import enum

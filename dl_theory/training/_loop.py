@@ -3,8 +3,8 @@
 ``train`` runs ``n_steps`` optimizer steps in compiled chunks of ``log_every`` steps. Between chunks (on the host) it
 checks the loss for NaN/inf, calls an optional ``callback(step, params)`` (e.g. to track the empirical NTK), advances
 the progress bar, and saves a checkpoint when one is due. Minibatches are a per-epoch random permutation drawn from
-``fold_in(key, epoch)``, so a run's trajectory depends only on its key and step — which is what makes
-``resume=True`` give the same final parameters as an uninterrupted run.
+``fold_in(key, epoch)``, so a run's trajectory depends only on its key and step — which is what makes ``resume=True``
+give the same final parameters as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from dl_theory import checks
 from dl_theory.training.progress import bar
+from dl_theory.tree import leading_size
 from dl_theory.typing import LossFn, Params, PyTree
 
 Callback = Callable[[int, Params], dict[str, Any] | None]
@@ -80,19 +82,6 @@ def minibatch(data: PyTree, key: jax.Array, step: jax.Array, batch_size: int) ->
     perm = jax.random.permutation(jax.random.fold_in(key, step // per_epoch), n)
     idx = jax.lax.dynamic_slice_in_dim(perm, (step % per_epoch) * batch_size, batch_size)
     return jax.tree_util.tree_map(lambda a: a[idx], data)
-
-
-def _check_data(data: PyTree, batch_size: int | None) -> int:
-    leaves = jax.tree_util.tree_leaves(data)
-    if not leaves:
-        raise ValueError("data must contain at least one array")
-    sizes = {np.shape(a)[0] if np.ndim(a) else None for a in leaves}
-    if len(sizes) != 1 or None in sizes:
-        raise ValueError(f"every array in data needs one shared leading (example) axis; got {sorted(sizes, key=str)}")
-    (n,) = sizes
-    if batch_size is not None and not 0 < batch_size <= n:
-        raise ValueError(f"batch_size must be in [1, {n}] (the number of examples); got {batch_size}")
-    return n
 
 
 def make_chunk(loss_fn: LossFn, optimizer: optax.GradientTransformation, batch_size: int | None,
@@ -175,9 +164,11 @@ def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformati
     Raises:
       NonFiniteLossError: the loss became NaN/inf; the message names the step and the last finite loss.
     """
-    if n_steps < 0 or log_every < 1:
-        raise ValueError(f"n_steps must be >= 0 and log_every >= 1; got n_steps={n_steps}, log_every={log_every}")
-    _check_data(data, batch_size)
+    checks.at_least(0)("n_steps", n_steps)
+    checks.count("log_every", log_every)
+    n = leading_size("data", data)
+    if batch_size is not None:
+        checks.in_interval(1, n, closed=True)("batch_size", checks.count("batch_size", batch_size))
     if batch_size is not None and key is None:
         raise ValueError("key is required for minibatch training (batch_size is set)")
     key = jax.random.key(0) if key is None else key

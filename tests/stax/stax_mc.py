@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from dl_theory.stax.kernel import unzip_axes
+from dl_theory.kernels.axes import unzip_axes
 
 
 def as_pairs(mat: jax.Array, is_reversed: bool = False, n_batch: int = 2) -> np.ndarray:

@@ -150,9 +150,9 @@ def test_errors():
         stax.GlobalSelfAttention(2, 2, 2, 1, attention_mechanism="TANH")
     with pytest.raises(ValueError, match="pos_emb_type"):
         stax.GlobalSelfAttention(2, 2, 2, 1, pos_emb_type="ROTARY")
-    with pytest.raises(ValueError, match="n_heads"):
+    with pytest.raises(ValueError, match="n_heads must be an integer >= 1, got 0"):
         stax.GlobalSelfAttention(2, 2, 2, 0)
-    with pytest.raises(ValueError, match="n_chan_key"):
+    with pytest.raises(TypeError, match="n_chan_key must be an integer"):
         stax.GlobalSelfAttention(2, 2.5, 2, 1)
     with pytest.raises(ValueError, match="pos_emb_p_norm"):
         stax.GlobalSelfAttention(2, 2, 2, 1, pos_emb_p_norm=0)
