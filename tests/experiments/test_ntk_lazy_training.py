@@ -8,7 +8,8 @@ from experiments.kernels import ntk_lazy_training as lazy
 
 
 def test_ntk_change_shrinks_with_width_and_alpha():
-    cfg = lazy.Config(widths=(64, 512, 4096), n_seeds=2, n_train=8, n_test=8, steps=30, alphas=(0.25, 1.0, 4.0, 16.0, 64.0))
+    cfg = lazy.Config(widths=(64, 512, 4096), n_seeds=2, n_train=8, n_test=8, steps=30,
+                      alphas=(0.25, 1.0, 4.0, 16.0, 64.0))
     result = lazy.run(cfg)
     failed = [c.id for c in result.claims if not c.passed]
     assert not failed, failed
