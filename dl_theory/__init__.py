@@ -28,8 +28,8 @@ _NAMES = {
     "convergence": "dl_theory.optim",
     "pac_bayes": "dl_theory.generalization",
 }
-_PACKAGES = ("checks", "curvature", "data", "dynamics", "generalization", "kernels", "losses", "models", "optim",
-             "predict", "stats", "stax", "theory", "training")
+_PACKAGES = ("checks", "curvature", "data", "dynamics", "experiment", "generalization", "kernels", "losses", "models",
+             "optim", "predict", "stats", "stax", "theory", "training", "tree", "typing")
 
 __all__: list[str] = sorted([*_NAMES, *_PACKAGES])
 
