@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
-from dl_theory import checks
+from dl_theory import checks, tree
 from dl_theory.curvature.spectral import power_iteration, spectral_density, top_eigenvalues, trace
 from dl_theory.typing import LossFn, Params, PyTree
 
@@ -39,23 +39,13 @@ __all__ = [
 ]
 
 
-def _num_examples(data: PyTree) -> int:
-    leaves = jax.tree_util.tree_leaves(data)
-    if not leaves:
-        raise ValueError("data must contain at least one array")
-    sizes = {jnp.shape(leaf)[0] if jnp.ndim(leaf) else None for leaf in leaves}
-    if len(sizes) != 1 or None in sizes:
-        raise ValueError(f"every leaf of data needs the same leading (example) axis, got lengths {sizes}")
-    return sizes.pop()
-
-
 def dataset_mean(fn: Callable[[PyTree], PyTree], data: PyTree, batch_size: int | None = None) -> PyTree:
     r"""The example-weighted mean :math:`\sum_b \frac{|B_b|}{N} \mathrm{fn}(B_b)` over batches of ``data``.
 
     Full batches are scanned with ``lax.scan``; a remainder batch (if ``N`` is not a multiple of
     ``batch_size``) is evaluated once more. Exact for any ``fn`` that is a per-example mean.
     """
-    n = _num_examples(data)
+    n = tree.leading_size("data", data)
     if batch_size is None or batch_size >= n:
         return fn(data)
     checks.count("batch_size", batch_size)
@@ -80,7 +70,7 @@ def dataset_mean(fn: Callable[[PyTree], PyTree], data: PyTree, batch_size: int |
 def _check_scalar_loss(loss_fn: LossFn, params: Params, data: PyTree, batch_size: int | None) -> None:
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
-    n = _num_examples(data)
+    n = tree.leading_size("data", data)
     probe = (
         data
         if batch_size is None or batch_size >= n

@@ -31,8 +31,10 @@ from jax import lax
 from matfree import stochtrace
 
 from dl_theory import checks
+from dl_theory.typing import Matvec
 
-Matvec = Callable[[jax.Array], jax.Array]
+__all__ = ["Matvec", "SpectralDensity", "TraceEstimate", "Tridiagonal", "check_matvec", "lanczos", "power_iteration",
+           "spectral_density", "top_eigenvalues", "trace"]
 
 
 def check_matvec(matvec: Matvec, dim: int, dtype: jnp.dtype = jnp.float32) -> None:
