@@ -116,13 +116,6 @@ def torch_worker(inp: str, outp: str) -> None:
     )
 
 
-def _wasserstein1(nodes_a, weights_a, nodes_b, weights_b) -> float:
-    x = np.concatenate([nodes_a, nodes_b])
-    w = np.concatenate([weights_a, -np.asarray(weights_b)])
-    order = np.argsort(x)
-    return float(np.sum(np.abs(np.cumsum(w[order])[:-1]) * np.diff(x[order])))
-
-
 def _timed(fn, cfg: dict) -> tuple[float, float, object]:
     """(first-call seconds, median seconds, value) of a jitted ``fn()``."""
     import jax
@@ -218,11 +211,12 @@ def main() -> int:
         torch_out = json.load(open(Path(tmp) / "out.json"))
     lam = _exact_eigenvalues(params, data)
     exact = {"top": lam[-1], "trace": lam.sum()}
-    width, uniform = lam[-1] - lam[0], np.full(len(lam), 1 / len(lam))
+    width = lam[-1] - lam[0]
 
     def w1(nodes, weights) -> float:
-        nodes, weights = np.ravel(nodes), np.ravel(weights)
-        return _wasserstein1(nodes, weights / weights.sum(), lam, uniform) / width
+        from dl_theory.stats import wasserstein1
+
+        return wasserstein1(np.ravel(nodes), np.ravel(weights), lam, None) / width
 
     def errors_of(out: dict, names: tuple[str, ...]) -> dict:
         errs = {n: abs(out[n] / exact["top" if n.startswith("top") else n] - 1) for n in names}
