@@ -54,32 +54,49 @@ class Config:
         return cls(quad_rows=4, quad_cols=5, quad_steps=300, n_examples=256, mlp_steps=200)
 
 
-def _run(opt, loss, params, steps):
-    """Losses and parameters along ``steps`` optax steps (``lax.scan``)."""
+def run_all(opts: dict, loss, params, steps: int) -> dict[str, np.ndarray]:
+    """The loss along ``steps`` steps of every optimizer in ``opts``, each started from ``params``.
+
+    One jitted ``lax.scan`` advances all of them together, so the run compiles one program, not one per optimizer.
+    """
     def step(carry, _):
-        p, s = carry
-        value, g = jax.value_and_grad(loss)(p)
-        u, s = opt.update(g, s, p)
-        return (optax.apply_updates(p, u), s), (value, p)
+        new, values = {}, {}
+        for name, opt in opts.items():
+            p, s = carry[name]
+            values[name], g = jax.value_and_grad(loss)(p)
+            u, s = opt.update(g, s, p)
+            new[name] = (optax.apply_updates(p, u), s)
+        return new, values
 
-    _, (losses, path) = jax.lax.scan(step, (params, opt.init(params)), None, length=steps)
-    return losses, path
+    init = {name: (params, opt.init(params)) for name, opt in opts.items()}
+    _, values = jax.jit(lambda c: jax.lax.scan(step, c, None, length=steps))(init)
+    return {name: np.asarray(values[name]) for name in opts}  # jit returns the names sorted
 
 
-def _update_gap(opt_a, opt_b, grad_seq, params) -> float:
-    """max |update_a - update_b| when both transformations are fed the same gradient sequence (leading axis: step).
+def update_gaps(reference, others: dict, loss, params, steps: int) -> dict[str, float]:
+    """max |update of ``reference`` - update of each other transformation| along ``steps`` steps of ``reference``
+    on ``loss``, every transformation being fed the gradients that the reference sees along its own run.
 
     Comparing updates rather than trajectories tests the algebraic identity itself: trajectories of a float32 run
     can drift apart through rounding alone.
     """
-    def step(states, g):
-        (u_a, s_a), (u_b, s_b) = opt_a.update(g, states[0], params), opt_b.update(g, states[1], params)
-        gap = jnp.max(jnp.stack([jnp.max(jnp.abs(a - b)) for a, b in
-                                 zip(jax.tree_util.tree_leaves(u_a), jax.tree_util.tree_leaves(u_b), strict=True)]))
-        return (s_a, s_b), gap
+    def gap(u_a, u_b):
+        return jnp.max(jnp.stack([jnp.max(jnp.abs(a - b)) for a, b in
+                                  zip(jax.tree_util.tree_leaves(u_a), jax.tree_util.tree_leaves(u_b), strict=True)]))
 
-    _, gaps = jax.lax.scan(step, (opt_a.init(params), opt_b.init(params)), grad_seq)
-    return float(jnp.max(gaps))
+    def step(carry, _):
+        p, s_ref, s_others = carry
+        g = jax.grad(loss)(p)
+        u_ref, s_ref = reference.update(g, s_ref, p)
+        gaps, new_others = {}, {}
+        for name, opt in others.items():
+            u, new_others[name] = opt.update(g, s_others[name], p)
+            gaps[name] = gap(u_ref, u)
+        return (optax.apply_updates(p, u_ref), s_ref, new_others), gaps
+
+    init = (params, reference.init(params), {name: opt.init(params) for name, opt in others.items()})
+    _, gaps = jax.jit(lambda c: jax.lax.scan(step, c, None, length=steps))(init)
+    return {name: float(jnp.max(g)) for name, g in gaps.items()}
 
 
 def _quadratic(cfg, key):
@@ -97,7 +114,7 @@ def _quadratic(cfg, key):
             "RMSprop": optax.rmsprop(0.01), "Adam (cosine)": optax.adam(schedule), "signSGD": optim.sign_sgd(0.01),
             "Muon (cosine)": optim.muon(schedule)}
     x0 = {"x": (q @ jnp.ones(dim)).reshape(cfg.quad_rows, cfg.quad_cols)}
-    curves = {name: np.asarray(_run(opt, loss, x0, cfg.quad_steps)[0]) for name, opt in opts.items()}
+    curves = run_all(opts, loss, x0, cfg.quad_steps)
     half = cfg.quad_steps // 2
     # f = e^T H e / 2 ~ rate^(2t): rate = (f_T / f_half)^(1/(2 (T - half))).
     rate = lambda f: float((f[-1] / f[half]) ** (1 / (2 * (cfg.quad_steps - 1 - half))))
@@ -115,7 +132,7 @@ def quintic_power(x: np.ndarray, steps: int = NS_STEPS) -> np.ndarray:
 
 def _first_muon_step(opt, grads, params):
     """The first update of ``opt`` and the factor that multiplies U (.) V^T: lr * sqrt(max(1, d_out / d_in))."""
-    updates, _ = opt.update(grads, opt.init(params), params)
+    updates, _ = jax.jit(opt.update)(grads, opt.init(params), params)
     d_in, d_out = grads["x"].shape if "x" in grads else grads[0]["w"].shape
     return updates, np.sqrt(max(1.0, d_out / d_in))
 
@@ -134,6 +151,15 @@ def _muon_spectral_map(opt, grads, params) -> float:
     return float(jnp.max(jnp.abs(updates["x"] - predicted)) / jnp.max(jnp.abs(updates["x"])))
 
 
+@jax.jit
+def _sign_deviation(grads, params, eta: float) -> jax.Array:
+    """signSGD's first update: max_i | |u_i| - eta | over the coordinates with g_i != 0."""
+    sign = optim.sign_sgd(eta)
+    updates, _ = sign.update(grads, sign.init(params), params)
+    return jnp.max(jnp.stack([jnp.max(jnp.abs(jnp.abs(u) - eta) * (g != 0)) for u, g in
+                              zip(jax.tree_util.tree_leaves(updates), jax.tree_util.tree_leaves(grads), strict=True)]))
+
+
 def run(cfg: Config) -> Result:
     key = jax.random.key(cfg.seed)
     k_quad, k_init = jax.random.split(key)
@@ -145,22 +171,17 @@ def run(cfg: Config) -> Result:
     loss = lambda p: losses.cross_entropy(apply_fn)(p, data)
     opts = {"SGD": optax.sgd(0.5), "momentum": optax.sgd(0.1, momentum=0.9), "RMSprop": optax.rmsprop(3e-3),
             "Adam": optax.adam(3e-3), "signSGD": optim.sign_sgd(3e-3), "Muon": optim.muon(0.02)}
-    mlp_curves = {name: np.asarray(_run(opt, loss, params, cfg.mlp_steps)[0]) for name, opt in opts.items()}
+    mlp_curves = run_all(opts, loss, params, cfg.mlp_steps)
 
     b2, eps = 0.999, 1e-8
-    adam_b1_0 = optax.adam(3e-3, b1=0.0, b2=b2, eps=eps)
-    _, adam_path = _run(adam_b1_0, loss, params, 50)
-    grad_seq = jax.lax.map(jax.grad(loss), adam_path)  # the gradients Adam(b1=0) saw along its run
-    rms_gap = _update_gap(adam_b1_0, optax.rmsprop(3e-3, decay=b2, eps=eps, eps_in_sqrt=False,
-                                                   bias_correction=True), grad_seq, params)
-    rms_default_gap = _update_gap(adam_b1_0, optax.rmsprop(3e-3, decay=b2, eps=eps), grad_seq, params)
+    gaps = update_gaps(optax.adam(3e-3, b1=0.0, b2=b2, eps=eps),
+                       {"bias-corrected": optax.rmsprop(3e-3, decay=b2, eps=eps, eps_in_sqrt=False,
+                                                        bias_correction=True),
+                        "default": optax.rmsprop(3e-3, decay=b2, eps=eps)}, loss, params, 50)
+    rms_gap, rms_default_gap = gaps["bias-corrected"], gaps["default"]
 
-    grads = jax.grad(loss)(params)
-    sign = optim.sign_sgd(1e-3)
-    sign_updates, _ = sign.update(grads, sign.init(params), params)
-    sign_dev = max(float(jnp.max(jnp.abs(jnp.abs(u) - 1e-3) * (g != 0)))
-                   for u, g in zip(jax.tree_util.tree_leaves(sign_updates), jax.tree_util.tree_leaves(grads),
-                                   strict=True))
+    grads = jax.jit(jax.grad(loss))(params)
+    sign_dev = float(_sign_deviation(grads, params, 1e-3))
     # The Muon that is run on the MLP: its first update of the first-layer weights (float32).
     muon_updates, shape_scale = _first_muon_step(opts["Muon"], grads, params)
     u_g, sv_g, vt_g = jnp.linalg.svd(grads[0]["w"], full_matrices=False)
@@ -172,9 +193,10 @@ def run(cfg: Config) -> Result:
     in_band = sv[x_g >= BAND_FROM]
     band_dev = float(max(band[0] - in_band.min(), in_band.max() - band[1], 0.0)) if in_band.size else 0.0
     g_w = {"w": grads[0]["w"]}
-    cubic = optim.muon(1.0, ns_coeffs=(1.5, -0.5, 0.0), ns_steps=60, beta=0.0, nesterov=False)
+    # 60 rows of coefficients: optax then runs the iteration as a lax.scan (a 1-D triple is unrolled: slow to compile).
+    cubic = optim.muon(1.0, ns_coeffs=((1.5, -0.5, 0.0),) * 60, ns_steps=60, beta=0.0, nesterov=False)
     u, _, vt = jnp.linalg.svd(g_w["w"], full_matrices=False)
-    polar_err = float(jnp.max(jnp.abs(-cubic.update(g_w, cubic.init(g_w), g_w)[0]["w"] - u @ vt)))
+    polar_err = float(jnp.max(jnp.abs(-jax.jit(cubic.update)(g_w, cubic.init(g_w), g_w)[0]["w"] - u @ vt)))
     kappa = cfg.kappa
     claims = [
         Claim.close("gd-rate", "GD at 2/(L+mu): per-step contraction = (kappa-1)/(kappa+1)", (kappa - 1) / (kappa + 1),
