@@ -3,11 +3,14 @@ dimension in reverse mode; manual backpropagation equals ``jax.grad``; the softm
 
 For f: R^n -> R^m (a two-hidden-layer tanh network, per example over a batch), ``jax.jacfwd`` pushes n tangents
 (n JVPs) and ``jax.jacrev`` pulls m cotangents (m VJPs) after one shared primal pass. The extra cost beyond that
-pass, cost(J)/cost(f) - 1, is measured by XLA's compiled FLOP count (deterministic) and by wall-clock time over
-sweeps of n (m fixed) and of m (n fixed); its log-log slope is 1 for the mode whose pass count grows and 0 for the
-other. The notes' "Fwd is O(#params), reverse is O(d_out)" means this: forward mode costs one pass per input
-direction. Forward mode needs no stored activations, so it is the memory-efficient one; reverse mode is the fast
-one for a scalar loss (m = 1).
+pass, cost(J)/cost(f) - 1, is measured exactly by XLA's FLOP count of the compiled programs over sweeps of n (m
+fixed) and of m (n fixed): its log-log slope is 1 for the mode whose pass count grows and 0 for the other. The notes'
+"Fwd is O(#params), reverse is O(d_out)" means this: forward mode costs one pass per input direction. Forward mode
+needs no stored activations, so it is the memory-efficient one; reverse mode is the fast one for a scalar loss
+(m = 1). Wall-clock time shows the same thing, less sharply: the ratio time(jacfwd)/time(jacrev) grows like n and
+falls like 1/m for large dimensions. The timed claims ask for half of that slope, on minimum times over interleaved
+rounds (timing noise from other processes only adds time, and hits both modes of a round alike) and without
+subtracting the time of f, which at these sizes is mostly dispatch overhead.
 """
 
 import time
@@ -22,6 +25,8 @@ from dl_theory import checks
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots, theory_line
 from dl_theory.stats import loglog_slope
+
+TIMED_SLOPE = 0.5  # the timed ratio's slope is +-1 for large dims (FLOP claims); half of it survives timing noise
 
 
 @dataclass(frozen=True)
@@ -47,30 +52,37 @@ def _net(key, n: int, m: int, hidden: int):
     return lambda x: jnp.tanh(w3 @ jnp.tanh(w2 @ jnp.tanh(w1 @ jnp.tanh(x))))
 
 
-def _cost(fn, x, reps: int) -> tuple[float, float]:
-    """XLA FLOPs of the compiled ``fn`` and its median wall time over ``reps`` calls."""
-    compiled = jax.jit(fn).lower(x).compile()
-    flops = float(compiled.cost_analysis()["flops"])
-    jax.block_until_ready(compiled(x))
-    times = []
+def _min_times(compiled: list, x, reps: int) -> list[float]:
+    """The minimum wall time of each compiled function over ``reps`` rounds.
+
+    Within a round the functions run one after the other, so a change of machine load hits all of them alike, and
+    the minimum over rounds is the call least disturbed by other processes (timing noise only ever adds time).
+    """
+    for fn in compiled:
+        jax.block_until_ready(fn(x))
+    times = np.full(len(compiled), np.inf)
     for _ in range(reps):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(x))
-        times.append(time.perf_counter() - start)
-    return flops, float(np.median(times))
+        for i, fn in enumerate(compiled):
+            start = time.perf_counter()
+            jax.block_until_ready(fn(x))
+            times[i] = min(times[i], time.perf_counter() - start)
+    return times.tolist()
 
 
 def _sweep(cfg: Config, key, vary: str) -> dict[str, np.ndarray]:
+    """FLOPs(J)/FLOPs(f) - 1 (XLA cost analysis) and time(J)/time(f) for both modes along a sweep of n or m."""
     rows = {k: [] for k in ("fwd_flops", "rev_flops", "fwd_time", "rev_time")}
     for i, d in enumerate(cfg.dims):
         n, m = (d, cfg.fixed) if vary == "n" else (cfg.fixed, d)
         f = _net(jax.random.fold_in(key, i), n, m, cfg.hidden)
         x = jnp.ones((cfg.batch, n))
-        f_flops, f_time = _cost(jax.vmap(f), x, cfg.reps)
-        for mode, jac in (("fwd", jax.jacfwd), ("rev", jax.jacrev)):
-            flops, t = _cost(jax.vmap(jac(f)), x, cfg.reps)
-            rows[f"{mode}_flops"].append(flops / f_flops - 1)
-            rows[f"{mode}_time"].append(max(t / f_time - 1, 1e-3))
+        compiled = [jax.jit(jax.vmap(g)).lower(x).compile() for g in (f, jax.jacfwd(f), jax.jacrev(f))]
+        f_flops, fwd_flops, rev_flops = (float(c.cost_analysis()["flops"]) for c in compiled)
+        f_time, fwd_time, rev_time = _min_times(compiled, x, cfg.reps)
+        rows["fwd_flops"].append(fwd_flops / f_flops - 1)
+        rows["rev_flops"].append(rev_flops / f_flops - 1)
+        rows["fwd_time"].append(fwd_time / f_time)
+        rows["rev_time"].append(rev_time / f_time)
     return {k: np.asarray(v) for k, v in rows.items()}
 
 
@@ -98,6 +110,9 @@ def run(cfg: Config) -> Result:
     dims = np.asarray(cfg.dims, float)
     slopes = {f"{mode}_{kind}_vs_{v}": loglog_slope(dims, sweeps[v][f"{mode}_{kind}"])[0]
               for v in ("n", "m") for mode in ("fwd", "rev") for kind in ("flops", "time")}
+    # time(jacfwd)/time(jacrev): both timed at the same load, no subtraction of the (dispatch-dominated) time of f.
+    slopes |= {f"fwd_over_rev_time_vs_{v}": loglog_slope(dims, sweeps[v]["fwd_time"] / sweeps[v]["rev_time"])[0]
+               for v in ("n", "m")}
     with jax.enable_x64(True):
         sizes = (5, 7, 6, 3)
         keys = jax.random.split(key, len(sizes))
@@ -126,10 +141,10 @@ def run(cfg: Config) -> Result:
                     slopes["rev_flops_vs_m"], atol=0.05),
         Claim.close("fwd-flops-vs-m", "forward mode: FLOPs(J)/FLOPs(f) - 1 vs m: slope", 0.0,
                     slopes["fwd_flops_vs_m"], atol=0.05),
-        Claim.at_least("timed-fwd-vs-n", "timed: slope of forward-mode extra time vs n exceeds reverse mode's",
-                       0.0, slopes["fwd_time_vs_n"] - slopes["rev_time_vs_n"]),
-        Claim.at_least("timed-rev-vs-m", "timed: slope of reverse-mode extra time vs m exceeds forward mode's",
-                       0.0, slopes["rev_time_vs_m"] - slopes["fwd_time_vs_m"]),
+        Claim.at_least("timed-fwd-vs-n", "timed (minimum over rounds): log-log slope of time(jacfwd)/time(jacrev) "
+                       f"vs n >= {TIMED_SLOPE}", TIMED_SLOPE, slopes["fwd_over_rev_time_vs_n"]),
+        Claim.at_most("timed-rev-vs-m", "timed (minimum over rounds): log-log slope of time(jacfwd)/time(jacrev) "
+                      f"vs m <= -{TIMED_SLOPE}", -TIMED_SLOPE, slopes["fwd_over_rev_time_vs_m"]),
         Claim.at_most("manual-backprop", "max |delta-recursion gradient - jax.grad| (float64)", 0.0, backprop_err,
                       slack=1e-12),
         Claim.at_most("softmax-jacobian", "max |jacfwd(softmax) - (diag(s) - s s^T)| (float64)", 0.0, softmax_err,
@@ -140,16 +155,16 @@ def run(cfg: Config) -> Result:
 
 
 def plot(result: Result):
-    fig, axes = subplots(1, 2, width=4.4, title="Jacobian cost beyond one evaluation of f, in units of f")
+    fig, axes = subplots(1, 2, width=4.4, title="Jacobian cost in units of one evaluation of f")
     dims = result.data["dims"]
     for ax, v, label in ((axes[0], "n", "input dim n (m fixed)"), (axes[1], "m", "output dim m (n fixed)")):
         sw = result.data["sweeps"][v]
         for i, mode in enumerate(("fwd", "rev")):
             name = "forward (jacfwd)" if mode == "fwd" else "reverse (jacrev)"
-            ax.loglog(dims, sw[f"{mode}_flops"], "o-", color=f"C{i}", label=f"{name}, FLOPs")
-            ax.loglog(dims, sw[f"{mode}_time"], "s:", color=f"C{i}", alpha=0.7, label=f"{name}, time")
+            ax.loglog(dims, sw[f"{mode}_flops"], "o-", color=f"C{i}", label=f"{name}: FLOPs(J)/FLOPs(f) − 1")
+            ax.loglog(dims, sw[f"{mode}_time"], "s:", color=f"C{i}", alpha=0.7, label=f"{name}: time(J)/time(f)")
         theory_line(ax, dims, dims * sw["fwd_flops" if v == "n" else "rev_flops"][0] / dims[0], label="∝ dim")
-        ax.set(xlabel=label, ylabel="cost(J) / cost(f) − 1")
+        ax.set(xlabel=label, ylabel="cost(J) / cost(f)")
         ax.legend(fontsize=6.5)
     return fig
 
