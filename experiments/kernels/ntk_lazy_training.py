@@ -38,14 +38,14 @@ import numpy as np
 import optax
 
 from dl_theory import checks, data, losses, models, predict
-from dl_theory.dynamics.ntk_tracking import ntk_tracking_callback
-from dl_theory.dynamics.taylor import linearize
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots, theory_line
 from dl_theory.kernels.empirical import empirical_ntk_fn
+from dl_theory.kernels.metrics import kernel_alignment, relative_frobenius_change
 from dl_theory.stats import loglog_slope
 from dl_theory.training import train
 from dl_theory.training.progress import progress
+from experiments.kernels._ensemble import ensemble, linearized_ensemble, stacked_init
 
 N_SE = 3.0  # standard errors of the exponent bounds' one-sided tolerance
 
@@ -103,39 +103,72 @@ def _data(cfg: Config):
     return x, y, x_test
 
 
-def width_run(cfg: Config, x, y, x_test, width: int, key: jax.Array, lr: float) -> dict:
-    """Train one network and its linearization; the NTK is tracked every ``steps // 10`` steps."""
+def ntk_tracking(apply_fn, x: jax.Array, y: jax.Array):
+    """``callback(step, params_S)`` for ``train``: per network, the relative change of its empirical NTK on ``x``
+    since step 0 and its alignment with ``y y^T``."""
+    kernel_S = jax.jit(jax.vmap(lambda p: empirical_ntk_fn(apply_fn, vmap_axes=0)(x, None, p)))
+    yyt = y @ y.T
+    state = {}
+
+    def callback(step: int, params_S) -> dict:
+        theta_S = kernel_S(params_S)
+        theta0_S = state.setdefault("theta0", theta_S)
+        return {"ntk_change": jax.vmap(relative_frobenius_change)(theta_S, theta0_S),
+                "target_alignment": jax.vmap(kernel_alignment, in_axes=(0, None))(theta_S, yyt)}
+
+    return callback
+
+
+def width_runs(cfg: Config, x, y, x_test, width: int, keys_S: jax.Array, lr: float) -> dict:
+    """Train ``len(keys_S)`` networks and their linearizations (one ensemble each); the NTKs are tracked every
+    ``steps // 10`` steps. Arrays over the networks."""
     init_fn, apply_fn, _ = network(cfg, width)
-    _, params0 = init_fn(key, x.shape)
-    track = ntk_tracking_callback(empirical_ntk_fn(apply_fn, vmap_axes=0), x, y)
+    params0 = stacked_init(init_fn, keys_S, x.shape)
     every = max(cfg.steps // 10, 1)
-    params, hist = train(losses.mse(apply_fn), params0, optax.sgd(lr), (x, y), n_steps=cfg.steps, log_every=every,
-                         callback=track, desc=f"m={width}")
-    f_lin = linearize(apply_fn, params0)
-    params_lin, _ = train(losses.mse(f_lin), params0, optax.sgd(lr), (x, y), n_steps=cfg.steps,
+    apply_s, lin_s = ensemble(apply_fn), linearized_ensemble(apply_fn, params0)
+    params, hist = train(losses.mse(apply_s), params0, optax.sgd(lr), (x, y[:, None]), n_steps=cfg.steps,
+                         log_every=every, callback=ntk_tracking(apply_fn, x, y), desc=f"m={width}")
+    params_lin, _ = train(losses.mse(lin_s), params0, optax.sgd(lr), (x, y[:, None]), n_steps=cfg.steps,
                           log_every=cfg.steps, desc=f"lin m={width}")
-    fx, fx_lin = apply_fn(params, x_test), f_lin(params_lin, x_test)
-    return {"change": float(hist["ntk_change"][-1]), "trajectory": hist["ntk_change"], "steps": hist["log_step"],
-            "lin_gap": float(jnp.linalg.norm(fx - fx_lin) / jnp.linalg.norm(fx_lin)),
-            "loss": float(hist["loss"][-1])}
+
+    @jax.jit
+    def evaluate(params, params_lin):
+        fx, fx_lin = apply_s(params, x_test), lin_s(params_lin, x_test)  # (M, S, 1)
+        gap = jnp.linalg.norm(fx - fx_lin, axis=(0, 2)) / jnp.linalg.norm(fx_lin, axis=(0, 2))
+        return gap, jnp.mean(jax.vmap(losses.squared_error, in_axes=(1, None))(apply_s(params, x), y), axis=1)
+
+    gap, loss = evaluate(params, params_lin)
+    return {"change": np.asarray(hist["ntk_change"][-1]), "trajectories": np.asarray(hist["ntk_change"]).T,
+            "steps": hist["log_step"], "lin_gap": np.asarray(gap), "loss": np.asarray(loss)}
 
 
-def alpha_run(cfg: Config, x, y, alpha: float, lr: float) -> dict:
-    """Centred model alpha (f(theta) - f(theta_0)) on the loss / alpha^2 (Chizat et al.'s lazy scaling)."""
+def alpha_runs(cfg: Config, x, y, lr: float) -> dict:
+    r"""Centred models :math:`h_\alpha = \alpha (f(\theta) - f(\theta_0))` on the loss / alpha^2 (Chizat et al.'s
+    lazy scaling), all alphas from the same init as one ensemble.
+
+    With :math:`g = f(\theta) - f(\theta_0)`, :math:`\frac{1}{\alpha^2}\,\mathrm{mse}(h_\alpha, y) =
+    \mathrm{mse}(g, y / \alpha)`, so member ``a`` is ``g`` trained on the targets ``y / alpha_a``; the NTK of
+    :math:`h_\alpha` is :math:`\alpha^2` times that of ``f``, and the relative change and the alignment do not depend
+    on the scale. Arrays over the alphas.
+    """
     init_fn, apply_fn, _ = network(cfg, cfg.alpha_width, cfg.alpha_activation)
     _, params0 = init_fn(jax.random.key(cfg.seed), x.shape)
-    h = lambda p, xx: alpha * (apply_fn(p, xx) - apply_fn(params0, xx))  # noqa: E731
-    track = ntk_tracking_callback(empirical_ntk_fn(h, vmap_axes=0), x, y)
-    loss = lambda p, batch: losses.mse(h)(p, batch) / alpha**2  # noqa: E731
-    _, hist = train(loss, params0, optax.sgd(lr), (x, y), n_steps=cfg.steps, log_every=cfg.steps, callback=track,
-                    desc=f"alpha={alpha}")
-    return {"change": float(hist["ntk_change"][-1]), "loss": float(hist["loss"][-1]) * alpha**2,
-            "alignment_gain": float(hist["target_alignment"][-1] - hist["target_alignment"][0])}
+    alphas = jnp.asarray(cfg.alphas, x.dtype)
+    params0_A = jax.tree.map(lambda p: jnp.broadcast_to(p, (len(alphas), *p.shape)), params0)
+    apply_a = ensemble(apply_fn)
+    g = lambda p_A, xx: apply_a(p_A, xx) - apply_fn(params0, xx)[:, None]  # noqa: E731
+    targets = y[:, None] / alphas[None, :, None]  # (N, A, 1)
+    params, hist = train(losses.mse(g), params0_A, optax.sgd(lr), (x, targets), n_steps=cfg.steps,
+                         log_every=cfg.steps, callback=ntk_tracking(apply_fn, x, y), desc="alphas")
+    per_example = jax.jit(lambda p: jax.vmap(losses.squared_error, in_axes=(1, 1))(g(p, x), targets))(params)
+    loss = alphas**2 * jnp.mean(per_example, axis=1)
+    return {"change": np.asarray(hist["ntk_change"][-1]), "loss": np.asarray(loss),
+            "alignment_gain": np.asarray(hist["target_alignment"][-1] - hist["target_alignment"][0])}
 
 
 def learning_rate(cfg: Config, x: jax.Array, y: jax.Array, activation: str) -> float:
     """``lr_fraction`` of the largest stable rate ``2n / lambda_max`` of the infinite-width NTK."""
-    k_inf = network(cfg, 1, activation)[2](x, None, "ntk")
+    k_inf = jax.jit(network(cfg, 1, activation)[2], static_argnums=2)(x, None, "ntk")
     return cfg.lr_fraction * float(predict.max_learning_rate(k_inf, y.size))
 
 
@@ -151,11 +184,10 @@ def lazy_alpha(cfg: Config, x, y) -> dict:
     with jax.enable_x64(True):
         x64, y64 = jnp.asarray(x, jnp.float64), jnp.asarray(y, jnp.float64)
         lr = learning_rate(cfg, x64, y64, cfg.alpha_activation)
-        runs = [alpha_run(cfg, x64, y64, a, lr) for a in progress(cfg.alphas, desc="ntk-lazy-training alphas")]
+        runs = alpha_runs(cfg, x64, y64, lr)
     alphas = np.array(cfg.alphas, float)
-    change = np.array([r["change"] for r in runs])
-    local = np.diff(np.log(change)) / np.diff(np.log(alphas))
-    return {"alphas": alphas, "change": change, "local": local, "runs": runs, "lr": lr}
+    local = np.diff(np.log(runs["change"])) / np.diff(np.log(alphas))
+    return {"alphas": alphas, "change": runs["change"], "local": local, "runs": runs, "lr": lr}
 
 
 def run(cfg: Config) -> Result:
@@ -163,15 +195,15 @@ def run(cfg: Config) -> Result:
     lr = learning_rate(cfg, x, y, "relu")
     key = jax.random.key(cfg.seed)
     keys = jax.random.split(key, (len(cfg.widths), cfg.n_seeds))  # independent nets: widths are not correlated
-    runs = {m: [width_run(cfg, x, y, x_test, m, k, lr) for k in keys[i]]
+    runs = {m: width_runs(cfg, x, y, x_test, m, keys[i], lr)
             for i, m in enumerate(progress(cfg.widths, desc="ntk-lazy-training widths"))}
     widths = np.array(cfg.widths, float)
-    change = np.array([[r["change"] for r in runs[m]] for m in cfg.widths])
-    gap = np.array([[r["lin_gap"] for r in runs[m]] for m in cfg.widths])
+    change = np.array([runs[m]["change"] for m in cfg.widths])  # (widths, seeds)
+    gap = np.array([runs[m]["lin_gap"] for m in cfg.widths])
     slope, intercept, slope_se, per_seed = exponent_and_stderr(widths, change)
     gap_slope, gap_intercept, gap_se, gap_per_seed = exponent_and_stderr(widths, gap)
     lazy = lazy_alpha(cfg, x, y)
-    gains = [r["alignment_gain"] for r in lazy["runs"]]
+    gains = lazy["runs"]["alignment_gain"]
     (p_0, p_1, p_last), (a1, a2) = lazy["local"][-3:], cfg.alphas[-2:]
     claims = [
         Claim.at_most("ntk-change-exponent", "fitted exponent of ||Theta_T - Theta_0||_F/||Theta_0||_F vs width "
@@ -198,14 +230,15 @@ def run(cfg: Config) -> Result:
         "linearization_gap_fit": {"log_intercept": gap_intercept, "per_seed_exponents": gap_per_seed},
         "alpha_learning_rate": lazy["lr"], "alpha_local_exponents": lazy["local"].tolist(),
         "widths": [{"width": m, "ntk_change": float(c), "lin_gap": float(g), "final_loss": float(
-            np.mean([r["loss"] for r in runs[m]]))} for m, c, g in zip(cfg.widths, change.mean(1), gap.mean(1),
+            np.mean(runs[m]["loss"]))} for m, c, g in zip(cfg.widths, change.mean(1), gap.mean(1),
                                                                         strict=True)],
-        "alphas": [{"alpha": a, **r} for a, r in zip(cfg.alphas, lazy["runs"], strict=True)],
+        "alphas": [{"alpha": a, **{k: float(v[i]) for k, v in lazy["runs"].items()}}
+                   for i, a in enumerate(cfg.alphas)],
     }
     plot_data = {"widths": widths, "change": change, "gap": gap, "fit": (slope, intercept),
                  "gap_fit": (gap_slope, gap_intercept), "alphas": lazy["alphas"], "alpha_change": lazy["change"],
                  "gains": np.array(gains), "alpha_activation": cfg.alpha_activation,
-                 "trajectories": {m: (runs[m][0]["steps"], runs[m][0]["trajectory"]) for m in cfg.widths}}
+                 "trajectories": {m: (runs[m]["steps"], runs[m]["trajectories"][0]) for m in cfg.widths}}
     return Result(claims, metrics, plot_data)
 
 
