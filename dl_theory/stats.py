@@ -1,6 +1,9 @@
 """Small statistics used by claims: standard errors, z-scores, power-law fits and the 1-D Wasserstein distance."""
 
+from typing import NamedTuple
+
 import numpy as np
+import scipy.stats
 from jax.typing import ArrayLike
 
 from dl_theory import checks
@@ -86,3 +89,51 @@ def loglog_slope_stderr(x_B: ArrayLike, samples_RxB: ArrayLike, *, reduce=np.mea
     picks = rng.integers(0, len(samples_RxB), size=(n_boot, len(samples_RxB)))
     slopes = [loglog_slope(x_B, reduce(samples_RxB[p], axis=0))[0] for p in picks]
     return float(np.std(slopes, ddof=1))
+
+
+class LogMeanSlope(NamedTuple):
+    """A log-log slope fitted to per-column means of logs, its standard error and the error's degrees of freedom."""
+
+    slope: float
+    intercept: float
+    stderr: float
+    dof: int
+
+    def tolerance(self, n_se: float) -> float:
+        """Half-width of the interval with the two-sided level of ``n_se`` normal standard errors, from Student's t
+        with :attr:`dof` degrees of freedom (``n_se`` standard errors for many degrees of freedom)."""
+        return float(self.stderr * scipy.stats.t.isf(scipy.stats.norm.sf(n_se), self.dof))
+
+
+def log_mean_slope(x_B: ArrayLike, samples_RxB: ArrayLike) -> LogMeanSlope:
+    r"""Slope of the mean of :math:`\log` samples against :math:`\log x`, with an exact standard error.
+
+    Column :math:`b` of ``samples_RxB`` holds :math:`R` measurements at :math:`x_b`, independent of each other and of
+    the other columns. The least-squares slope of :math:`\bar\ell_b = \frac1R\sum_r \log y_{rb}` (the log of the
+    geometric mean) against :math:`u_b = \log x_b` is the linear combination :math:`\sum_b w_b \bar\ell_b` with
+    :math:`w_b = (u_b - \bar u)/\sum_c (u_c - \bar u)^2`, so its variance is :math:`\sum_b w_b^2\sigma_b^2/R`. The
+    variance of :math:`\log y` is pooled over the columns (:math:`B(R-1)` degrees of freedom), which is right when the
+    law of :math:`y_b` changes only by a scale factor across columns, as for an error :math:`y \propto x^{a} Z` with a
+    fixed law of :math:`Z`; then for normal logs the studentized slope has Student's t law exactly. Logs tame heavy
+    right tails: a few large measurements dominate a root mean square and its bootstrap standard error, not the mean
+    of the logs.
+
+    Args:
+      x_B: the ``B >= 3`` abscissae (positive).
+      samples_RxB: ``R >= 2`` positive measurements (rows) at each abscissa (columns).
+    """
+    u = np.log(np.asarray(x_B, float))
+    samples_RxB = np.asarray(samples_RxB, float)
+    if samples_RxB.ndim != 2 or samples_RxB.shape[1] != len(u):
+        raise checks.fail("samples_RxB", f"of shape (R, {len(u)})", f"shape {samples_RxB.shape}")
+    checks.at_least(2)("R", samples_RxB.shape[0])
+    checks.at_least(3)("B", len(u))
+    checks.positive("samples_RxB", samples_RxB)
+    logs = np.log(samples_RxB)
+    repeats, n_cols = logs.shape
+    w = (u - u.mean()) / np.sum((u - u.mean()) ** 2)
+    means = logs.mean(axis=0)
+    slope = float(w @ means)
+    pooled_var = float(np.sum((logs - means) ** 2) / (n_cols * (repeats - 1)))
+    return LogMeanSlope(slope, float(means.mean() - slope * u.mean()), float(np.sqrt(pooled_var * (w @ w) / repeats)),
+                        n_cols * (repeats - 1))

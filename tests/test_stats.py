@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from dl_theory.stats import loglog_slope, loglog_slope_stderr, mean_and_stderr
+from dl_theory.stats import log_mean_slope, loglog_slope, loglog_slope_stderr, mean_and_stderr
 
 
 def test_loglog_slope_of_an_exact_power_law():
@@ -26,3 +26,29 @@ def test_bootstrap_slope_stderr_matches_the_delta_method():
     np.testing.assert_allclose(loglog_slope_stderr(x, samples, n_boot=n_boot), expected, rtol=4 / np.sqrt(2 * n_boot))
     mean, se = mean_and_stderr(samples)
     np.testing.assert_allclose(se / mean, s / np.sqrt(repeats), rtol=0.1)
+
+
+def test_log_mean_slope_is_the_fit_of_the_log_means():
+    rng = np.random.default_rng(1)
+    x = np.array([8.0, 16.0, 32.0, 64.0])
+    samples = 3.0 * x**-0.5 * np.exp(0.3 * rng.standard_normal((6, 4)))
+    fit = log_mean_slope(x, samples)
+    slope, intercept = np.polyfit(np.log(x), np.log(samples).mean(0), 1)
+    np.testing.assert_allclose([fit.slope, fit.intercept], [slope, intercept], rtol=1e-12)
+    assert fit.dof == 4 * 5
+    exact = log_mean_slope(x, np.tile(3.0 * x**-0.5, (6, 1)))
+    np.testing.assert_allclose([exact.slope, exact.intercept], [-0.5, np.log(3.0)], rtol=1e-12)
+    assert exact.stderr < 1e-12
+
+
+def test_log_mean_slope_tolerance_has_its_nominal_level():
+    # lognormal errors with R = 3 repeats at B = 3 sizes (6 degrees of freedom): the slope leaves its tolerance of
+    # "one standard error" with probability 2 P(Z > 1) = 0.317 (Student's t quantile, not 1); over T = 4000
+    # independent fits the frequency has binomial standard error sqrt(0.317 * 0.683 / T) = 0.0074.
+    rng = np.random.default_rng(2)
+    x, trials = np.array([10.0, 100.0, 1000.0]), 4000
+    fits = [log_mean_slope(x, x**-0.5 * np.exp(0.5 * rng.standard_normal((3, 3)))) for _ in range(trials)]
+    outside = np.mean([abs(f.slope + 0.5) > f.tolerance(1.0) for f in fits])
+    assert abs(outside - 0.3173) < 4 * 0.0074, outside
+    assert fits[0].tolerance(1.0) > fits[0].stderr  # heavier than normal with few degrees of freedom
+    np.testing.assert_allclose(log_mean_slope(x, np.ones((400, 3))).tolerance(3.0), 0.0)

@@ -42,9 +42,10 @@ def test_shrunk_run_errors_shrink_with_width():
     assert {c.id for c in result.claims} == {"relu-ntk-slope", "relu-nngp-slope"}
     assert all(result.metrics[f"relu_{name}_slope_stderr"] > 0 for name in ("ntk", "nngp"))
     for name in ("ntk", "nngp"):
-        rms = result.metrics[f"relu_{name}_rms_rel_error"]
+        geo = result.metrics[f"relu_{name}_geomean_rel_error"]
         # 16x the width: theory divides the error by 4; a factor 2 leaves room for 8-seed noise.
-        assert rms["512"] < rms["32"] / 2, (name, rms)
+        assert geo["512"] < geo["32"] / 2, (name, geo)
+        assert result.metrics[f"relu_{name}_slope_dof"] == 3 * 7  # pooled over 3 widths of 8 inits
 
 
 @pytest.mark.parametrize("key,value", [("widths", "128"), ("activations", "tanh"), ("n_seeds", "-3"), ("W_std", "0")])
