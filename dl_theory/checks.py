@@ -120,17 +120,27 @@ def scalar(name: str, value: Any) -> float:
 
 
 def each(check: Check, *, min_length: int = 1) -> Check:
-    """A check that ``value`` is a sequence of at least ``min_length`` (default 1: non-empty) entries ``name[i]`` that
-    all pass ``check`` (e.g. ``min_length=3`` for the sizes of a slope fit)."""
-    expected = "a non-empty sequence" if min_length <= 1 else f"a sequence of >= {min_length} entries"
+    """A check that ``value`` is a sequence of at least ``min_length`` (default 1: non-empty; 0: may be empty)
+    entries ``name[i]`` that all pass ``check`` (e.g. ``min_length=3`` for the sizes of a slope fit)."""
+    expected = {0: "a sequence", 1: "a non-empty sequence"}.get(min_length, f"a sequence of >= {min_length} entries")
 
     def check_each(name: str, value: Any) -> None:
-        if isinstance(value, str) or not hasattr(value, "__len__") or len(value) < max(min_length, 1):
+        if isinstance(value, str) or not hasattr(value, "__len__") or len(value) < min_length:
             raise fail(name, expected, value)
         for i, item in enumerate(value):
             check(f"{name}[{i}]", item)
 
     return check_each
+
+
+def one_of(*options: Any) -> Check:
+    """A check that ``value`` is one of ``options`` (a name from a fixed list: an objective, a task)."""
+
+    def check(name: str, value: Any) -> None:
+        if value not in options:
+            raise fail(name, f"one of {options}", value)
+
+    return check
 
 
 def same_tree(name_a: str, a: Any, name_b: str, b: Any) -> None:

@@ -21,6 +21,8 @@ from dl_theory import checks
     (checks.scalar, "a", "x must be a real number, got 'a'"),
     (checks.each(checks.count), (), "x must be a non-empty sequence, got ()"),
     (checks.each(checks.count), (1, -1), "x[1] must be an integer >= 1, got -1"),
+    (checks.each(checks.count, min_length=0), "ab", "x must be a sequence, got 'ab'"),
+    (checks.one_of("a", "b"), "c", "x must be one of ('a', 'b'), got 'c'"),
 ])
 def test_one_message_format(check, value, message):
     with pytest.raises(ValueError) as error:
@@ -39,6 +41,8 @@ def test_good_values_pass():
     checks.positive("x", np.ones(3))
     checks.probability("p", 0.5)
     checks.each(checks.positive)("xs", (0.1, 2.0))
+    checks.each(checks.count, min_length=0)("xs", ())
+    checks.one_of("a", "b")("x", "b")
     checks.same_tree("a", {"w": np.ones(2)}, "b", {"w": np.zeros(2)})
 
 

@@ -15,16 +15,20 @@ The per-task choices (binary split, architecture, parameterization, prior scale,
 over fewer than 128 configurations per task; the search is paid for by a union bound: δ is divided by
 ``search_size``, so the certificates hold with probability ≥ 1 − δ − δ' including the selection.
 
-Why MNIST-1D uses an Erf CNN with global average pooling (``erf-gap-cnn``): a data-independent posterior stays near the
-initialization, where the network is close to its linearization, and with a strided ReLU CNN and a flattened readout it
-did no better there than logistic regression on the raw signal, so its certificate was vacuous. The ReLU features
-share a large common mean, which the readout's weight noise multiplies; Erf features are centred (Erf is odd) and
-global pooling makes them shift-invariant, and with them the trained data-independent certificate drops under chance.
-The measured certificates and test errors are in the result file.
+Why both tasks use Erf networks on centred inputs: a data-independent posterior stays near the initialization, where
+the network is close to its linearization. For the readout, a mean shift Δw costs KL = ‖Δw‖²/(2σ²) and moves the
+logit by Δw·h, while the weight noise adds σ‖h‖ to it, so the signal-to-noise ratio is at most cos∠(Δw, h)·√(2 KL),
+whatever the prior scale σ: only the normalized margin of the features helps. ReLU features of uncentred pixels share a
+large common mean, which inflates ‖h‖ without helping the margin, and the readout's noise multiplies it; with a ReLU MLP
+on raw digits the stochastic network's training error stayed high and its certificate close to chance (and with a
+strided ReLU CNN on MNIST-1D no better than logistic regression on the raw signal). Erf features are centred (Erf is
+odd); the digits images are centred by the mean *test* image (independent of the training sample, so the prior and the
+predictor stay independent of it), and MNIST-1D's features are pooled globally (shift-invariant). With them the trained
+data-independent certificates drop well under chance. The measured certificates and test errors are in the result file.
 """
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import jax
 import jax.numpy as jnp
@@ -38,35 +42,22 @@ from dl_theory.generalization import pac_bayes as pb
 from dl_theory.training import train
 
 # per task: (architecture, width, depth, prior std (data-independent), prior std (data-dependent))
-TASKS = {"digits": ("mlp", 100, 1, 0.1, 0.02), "mnist1d": ("erf-gap-cnn", 128, 1, 0.03, 0.02)}
+TASKS = {"digits": ("erf-mlp", 100, 1, 0.1, 0.02), "mnist1d": ("erf-gap-cnn", 128, 1, 0.03, 0.02)}
 OBJECTIVES = ("fquad", "flamb", "fclassic", "fkl")
-
-
-def _one_of(options: tuple[str, ...]) -> checks.Check:
-    def check(name: str, value: Any) -> None:
-        if value not in options:
-            raise checks.fail(name, f"one of {options}", value)
-
-    return check
-
-
-def _tasks(name: str, value: Any) -> None:
-    """A (possibly empty) tuple of task names."""
-    for i, task in enumerate(value):
-        _one_of(tuple(TASKS))(f"{name}[{i}]", task)
 
 
 @dataclass(frozen=True)
 class Config:
     seed: Annotated[int, checks.at_least(0)] = 0
-    tasks: Annotated[tuple[str, ...], checks.each(_one_of(tuple(TASKS)))] = ("digits", "mnist1d")
-    random_label_tasks: Annotated[tuple[str, ...], _tasks] = ("digits", "mnist1d")
+    tasks: Annotated[tuple[str, ...], checks.each(checks.one_of(*TASKS))] = ("digits", "mnist1d")
+    random_label_tasks: Annotated[tuple[str, ...], checks.each(checks.one_of(*TASKS), min_length=0)] = (
+        "digits", "mnist1d")
     mnist1d_train: Annotated[int, checks.at_least(100)] = 20000
     mnist1d_test: Annotated[int, checks.count] = 4000
     delta: Annotated[float, checks.probability] = 0.025
     delta_prime: Annotated[float, checks.probability] = 0.01
     search_size: Annotated[int, checks.count] = 128
-    objective: Annotated[str, _one_of(OBJECTIVES)] = "fquad"
+    objective: Annotated[str, checks.one_of(*OBJECTIVES)] = "fquad"
     pmin: Annotated[float, checks.probability] = 0.1
     lr: Annotated[float, checks.positive] = 0.003
     steps: Annotated[int, checks.count] = 10000
@@ -84,23 +75,28 @@ class Config:
 
 
 def _model(arch: str, width: int, depth: int):
-    """``"mlp"``: ReLU MLP. ``"erf-gap-cnn"``: Erf convolutions (kernel 9, stride 2, then kernel 3) and global average
-    pooling -- translation-invariant features that are centred (Erf is odd), so the readout's weight noise does not
-    ride on a shared mean feature. Both in the standard parameterization without bias noise."""
+    """``"erf-mlp"``: Erf MLP (centred features, see the module docstring). ``"erf-gap-cnn"``: Erf convolutions (kernel
+    9, stride 2, then kernel 3) and global average pooling -- translation-invariant features that are centred (Erf is
+    odd), so the readout's weight noise does not ride on a shared mean feature. Both in the standard parameterization
+    without bias noise."""
     std = dict(b_std=0.0, parameterization="standard", out_dim=2)
-    if arch == "mlp":
-        init, apply, _ = models.mlp((width,) * depth, W_std=np.sqrt(2), **std)
+    if arch == "erf-mlp":
+        init, apply, _ = models.mlp((width,) * depth, activation="erf", W_std=1.0, **std)
         return init, apply
     if arch != "erf-gap-cnn":
-        raise ValueError(f"unknown architecture {arch!r}; expected 'mlp' or 'erf-gap-cnn'")
+        raise ValueError(f"unknown architecture {arch!r}; expected 'erf-mlp' or 'erf-gap-cnn'")
     init, apply, _ = models.cnn((width,) * depth, filter_shape=((9,),) + ((3,),) * (depth - 1),
                                 strides=((2,),) + ((1,),) * (depth - 1), activation="erf", W_std=1.0, **std)
     return (lambda key, shape: init(key, (*shape, 1))), (lambda params, x: apply(params, x[..., None]))
 
 
 def _dataset(task: str, cfg: Config) -> data.Dataset:
+    """The binary task; digits images are centred by the mean test image (independent of the training sample)."""
     if task == "digits":
-        return data.binary(data.digits(seed=cfg.seed), positive=(0, 2, 4, 6, 8))
+        ds = data.binary(data.digits(seed=cfg.seed), positive=(0, 2, 4, 6, 8))
+        mean_image = ds.x_test.mean(axis=0, keepdims=True)
+        return ds._replace(x_train=(ds.x_train - mean_image).astype(np.float32),
+                           x_test=(ds.x_test - mean_image).astype(np.float32))
     return data.binary(data.mnist1d(n_train=cfg.mnist1d_train, n_test=cfg.mnist1d_test), positive=(0, 1, 2, 3, 4))
 
 

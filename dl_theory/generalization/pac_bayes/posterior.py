@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike
 
 from dl_theory import checks
@@ -64,15 +65,14 @@ def variance(dist: DiagGaussian) -> PyTree:
 
 
 def sample_params(key: jax.Array, dist: DiagGaussian) -> Params:
-    r"""One reparameterized draw :math:`\mu + \sigma\odot\eta` (differentiable in ``dist``)."""
-    leaves, treedef = jax.tree.flatten(dist.mean)
-    keys = jax.tree.unflatten(treedef, list(jax.random.split(key, len(leaves))))
-    return jax.tree.map(
-        lambda k, m, r: m + jax.nn.softplus(r) * jax.random.normal(k, jnp.shape(m), jnp.result_type(m)),
-        keys,
-        dist.mean,
-        dist.rho,
-    )
+    r"""One reparameterized draw :math:`\mu + \sigma\odot\eta` (differentiable in ``dist``).
+
+    The noise :math:`\eta` of all leaves is one normal draw of the flattened tree: one random-number call compiles
+    several times faster than one per leaf, which matters when thousands of networks are sampled under ``jit``.
+    """
+    mean_P, unravel = ravel_pytree(dist.mean)
+    rho_P, _ = ravel_pytree(dist.rho)
+    return unravel(mean_P + jax.nn.softplus(rho_P) * jax.random.normal(key, mean_P.shape, mean_P.dtype))
 
 
 def kl_divergence(posterior: DiagGaussian, prior: DiagGaussian) -> jax.Array:
