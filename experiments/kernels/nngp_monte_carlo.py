@@ -24,8 +24,7 @@ from dl_theory import checks, data, models, predict
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots, theory_line
 from dl_theory.kernels.monte_carlo import monte_carlo_kernel_fn
-from dl_theory.stats import loglog_slope
-from experiments.kernels._fits import bootstrap_slope_stderr
+from dl_theory.stats import loglog_slope, loglog_slope_stderr
 
 N_SE = 3.0  # standard errors of the statistical claims' tolerance
 
@@ -146,7 +145,8 @@ def run(cfg: Config) -> Result:
         reg = _gp_regression(cfg, jax.random.fold_in(key, 1))
         diffs, max_z = _bayesian_linear_regression(cfg, jax.random.fold_in(key, 2))
     slope, _ = loglog_slope(sizes, rms)
-    slope_se = bootstrap_slope_stderr(sizes, errors, seed=cfg.seed)
+    root_mean_square = lambda e, axis: np.sqrt(np.mean(e**2, axis=axis))  # noqa: E731
+    slope_se = loglog_slope_stderr(sizes, errors, reduce=root_mean_square, seed=cfg.seed)  # rows: repeats, resampled jointly
     sq_last = errors[:, -1] ** 2  # squared relative errors at the largest B, one per independent repeat
     sq_mean, sq_se = float(sq_last.mean()), float(sq_last.std(ddof=1) / np.sqrt(len(sq_last)))
     rel = lambda a, b: float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / np.max(np.abs(np.asarray(b))))
