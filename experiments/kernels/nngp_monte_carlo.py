@@ -145,8 +145,9 @@ def run(cfg: Config) -> Result:
         reg = _gp_regression(cfg, jax.random.fold_in(key, 1))
         diffs, max_z = _bayesian_linear_regression(cfg, jax.random.fold_in(key, 2))
     slope, _ = loglog_slope(sizes, rms)
+    # rows are repeats, resampled jointly across B (the running averages share their networks)
     root_mean_square = lambda e, axis: np.sqrt(np.mean(e**2, axis=axis))  # noqa: E731
-    slope_se = loglog_slope_stderr(sizes, errors, reduce=root_mean_square, seed=cfg.seed)  # rows: repeats, resampled jointly
+    slope_se = loglog_slope_stderr(sizes, errors, reduce=root_mean_square, seed=cfg.seed)
     sq_last = errors[:, -1] ** 2  # squared relative errors at the largest B, one per independent repeat
     sq_mean, sq_se = float(sq_last.mean()), float(sq_last.std(ddof=1) / np.sqrt(len(sq_last)))
     rel = lambda a, b: float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / np.max(np.abs(np.asarray(b))))
