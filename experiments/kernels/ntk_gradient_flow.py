@@ -22,8 +22,13 @@ al., 2018; Arora et al., 2019); centred networks whose readout alone is trained 
 kernel, which is the NTK of the readout layer (Lee et al., 2018; 2019), and whose long-time limit is the NNGP posterior
 mean. In both cases the network's kernel at initialization fluctuates around its limit by :math:`O(m^{-1/2})` with mean
 zero, the prediction depends smoothly on the kernel, and the training of the hidden layer moves the kernel by less, so
-the root-mean-square distance over independent initializations is :math:`O(m^{-1/2})`: the claims fit its exponent over
-the widths and allow three standard errors of the fit, bootstrapped over the independent networks.
+the distance is :math:`m^{-1/2}` times a variable of a width-independent law in the limit. The claims use the mean of
+the log distance over independent networks (the log of the geometric mean; the logs are close to normal, and a few
+networks do not dominate them as they dominate a root mean square). The NNGP claim fits its exponent over the widths
+and allows three standard errors, exact for the slope (a linear combination of per-width means from independent
+networks, ``dl_theory.stats.log_mean_slope``) with Student's t quantile for the pooled variance. The NTK distance
+approaches :math:`m^{-1/2}` only at large widths, so its claim is that the local exponent's deviation from
+:math:`-1/2` shrinks between the last two pairs of widths, within three bootstrap standard errors.
 """
 
 from dataclasses import dataclass
@@ -39,10 +44,11 @@ from dl_theory.dynamics.taylor import linearize
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots
 from dl_theory.kernels.empirical import empirical_ntk_fn
-from dl_theory.stats import loglog_slope
+from dl_theory.stats import log_mean_slope
 from dl_theory.training import train
 from dl_theory.training.progress import progress
-from experiments.kernels._fits import bootstrap_slope_stderr, bootstrap_stderr, local_exponents
+from experiments.kernels._ensemble import ensemble, stacked_init
+from experiments.kernels._fits import bootstrap_stderr, local_exponents
 
 N_SE = 3.0  # standard errors of the exponent claims' tolerance
 N_CLASSES = 10
@@ -116,27 +122,29 @@ def linearized_gd(cfg: Config) -> dict:
     with jax.enable_x64(True):
         x, y, x_test, _, _ = _digits(cfg, cfg.n_train, cfg.n_test)
         init_fn, apply_fn, _ = network(cfg, cfg.width)
-        _, params0 = init_fn(jax.random.key(cfg.seed), x.shape)
-        ntk = empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0)
-        theta, theta_test = ntk(x, None, params0), ntk(x_test, x, params0)  # (n, n, C, C), (m, n, C, C)
+        _, params0 = jax.jit(init_fn, static_argnums=1)(jax.random.key(cfg.seed), x.shape)
+        ntk = jax.jit(empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0))  # one compile: train and test rows
+        theta_all = ntk(jnp.concatenate([x, x_test]), x, params0)  # (n + m, n, C, C)
+        theta, theta_test = theta_all[: len(x)], theta_all[len(x) :]
         n, n_out = len(x), y.size
         lr = cfg.lr_fraction * float(predict.max_learning_rate(theta, n))  # Hessian of losses.mse: Theta / N
         f_lin = linearize(apply_fn, params0)
         params, _ = train(losses.mse(f_lin), params0, optax.sgd(lr), (x, y), n_steps=cfg.steps,
                           log_every=cfg.steps, desc="linearized GD")
-        gd_train, gd_test = f_lin(params, x), f_lin(params, x_test)
+        gd_train, gd_test = jax.jit(f_lin)(params, x), jax.jit(f_lin)(params, x_test)
 
         # the discrete-time closed form, by dense linear algebra on the (nC x nC) matrix
         k_mat = np.asarray(theta).transpose(0, 2, 1, 3).reshape(n_out, n_out)
         k_test = np.asarray(theta_test).transpose(0, 2, 1, 3).reshape(-1, n_out)
-        f0, f0_test = np.asarray(apply_fn(params0, x)).ravel(), np.asarray(apply_fn(params0, x_test)).ravel()
+        apply_jit = jax.jit(apply_fn)
+        fx0, fx0_test = apply_jit(params0, x), apply_jit(params0, x_test)
+        f0, f0_test = np.asarray(fx0).ravel(), np.asarray(fx0_test).ravel()
         r0 = f0 - np.asarray(y).ravel()
         power = np.linalg.matrix_power(np.eye(n_out) - lr * k_mat / n, cfg.steps)
         disc_train = np.asarray(y).ravel() + power @ r0
         disc_test = f0_test + k_test @ np.linalg.solve(k_mat, (power - np.eye(n_out)) @ r0)
-        flow = predict.gradient_descent_mse(theta, y, lr * N_CLASSES, trace_axes=())  # normalized by N C
-        fx0, fx0_test = apply_fn(params0, x), apply_fn(params0, x_test)
-        flow_train, flow_test = flow(cfg.steps, fx0, fx0_test, theta_test)
+        flow = jax.jit(predict.gradient_descent_mse(theta, y, lr * N_CLASSES, trace_axes=()))  # normalized by N C
+        flow_train, flow_test = flow(float(cfg.steps), fx0, fx0_test, theta_test)
         inf_train, inf_test = flow(None, fx0, fx0_test, theta_test)
         late_test = flow(1e12, fx0, fx0_test, theta_test)[1]
         bound_train, bound_test = flow_gap_bounds(k_mat, k_test, r0, lr, n, cfg.steps)
@@ -152,33 +160,30 @@ def linearized_gd(cfg: Config) -> dict:
         }
 
 
-def ensemble(apply_fn):
-    """``apply(params_S, x) -> (N, S, C)``: ``S`` networks with stacked parameters on the same inputs.
-
-    With targets of shape ``(N, 1, C)``, ``losses.mse`` of it is the sum of the networks' own losses, so one
-    ``train`` call runs ``S`` independent gradient descents.
-    """
-    return lambda params_S, x: jnp.moveaxis(jax.vmap(apply_fn, in_axes=(0, None))(params_S, x), 0, 1)
-
-
-def train_centred(cfg: Config, width: int, key: jax.Array, x, y, x_test, lr: float, readout_only: bool):
-    """``n_nets`` centred networks ``f(theta) - f(theta_0)`` trained by GD; their test outputs ``(S, M, C)``."""
+def train_centred(cfg: Config, width: int, keys_2xS: jax.Array, x, y, x_test, lr: float):
+    """Centred networks ``f(theta) - f(theta_0)`` trained by GD, ``n_nets`` in every layer (from ``keys_2xS[0]``)
+    and ``n_nets`` in the readout alone (from ``keys_2xS[1]``), as one ensemble; their test outputs ``(2, S, M, C)``."""
     init_fn, apply_fn, _ = network(cfg, width)
-    params0 = jax.vmap(lambda k: init_fn(k, x.shape)[1])(jax.random.split(key, cfg.n_nets))
-    hidden0, readout0 = params0[:-1], params0[-1]
+    params0 = stacked_init(init_fn, keys_2xS.reshape(-1), x.shape)
+    full0 = jax.tree.map(lambda a: a[: cfg.n_nets], params0)
+    frozen0 = jax.tree.map(lambda a: a[cfg.n_nets :], params0)
     apply_s = ensemble(apply_fn)
-    full = (lambda p: p) if not readout_only else (lambda r: [*hidden0, r])
-    centred = lambda p, xx: apply_s(full(p), xx) - apply_s(params0, xx)  # noqa: E731
-    trained, _ = train(losses.mse(centred), readout0 if readout_only else params0, optax.sgd(lr),
-                       (x, y[:, None, :]), n_steps=cfg.kr_steps, log_every=cfg.kr_steps,
-                       desc=f"m={width}{' readout' if readout_only else ''}")
-    return np.asarray(jnp.moveaxis(centred(trained, x_test), 1, 0))
+
+    def centred(p, xx):  # p = (every layer of the first S nets, the readouts of the other S): (N, 2S, C)
+        full, readout = p
+        return jnp.concatenate([apply_s(full, xx) - apply_s(full0, xx),
+                                apply_s([*frozen0[:-1], readout], xx) - apply_s(frozen0, xx)], axis=1)
+
+    trained, _ = train(losses.mse(centred), (full0, frozen0[-1]), optax.sgd(lr), (x, y[:, None, :]),
+                       n_steps=cfg.kr_steps, log_every=cfg.kr_steps, desc=f"m={width}")
+    out = np.asarray(jax.jit(centred)(trained, x_test))  # (M, 2S, C)
+    return np.moveaxis(out, 1, 0).reshape(2, cfg.n_nets, *out[:, 0].shape)
 
 
 def infinite_width(cfg: Config) -> dict:
     """Part 2: analytic NTK / NNGP predictions on digits vs trained finite centred networks."""
     x, y, x_test, _, labels = _digits(cfg, cfg.kr_train, cfg.kr_test)
-    kernel_fn = network(cfg, 1)[2]
+    kernel_fn = jax.jit(network(cfg, 1)[2], static_argnums=2)
     k_tt, k_st = kernel_fn(x, None, ("nngp", "ntk")), kernel_fn(x_test, x, ("nngp", "ntk"))
     lr = cfg.kr_lr_fraction * float(predict.max_learning_rate(k_tt.ntk, len(x)))
     ntk_t = discrete_gd_prediction(k_tt.ntk, k_st.ntk, y, lr, cfg.kr_steps)
@@ -190,8 +195,9 @@ def infinite_width(cfg: Config) -> dict:
     dist = {"ntk": [], "nngp": []}
     accuracy = {"ntk": [], "nngp": []}
     for i, m in enumerate(progress(cfg.widths, desc="ntk-gradient-flow widths")):
-        for j, (name, target) in enumerate((("ntk", ntk_t), ("nngp", nngp_t))):
-            f_test = train_centred(cfg, m, jax.random.fold_in(key, 2 * i + j), x, y, x_test, lr, name == "nngp")
+        keys = jnp.stack([jax.random.split(jax.random.fold_in(key, 2 * i + j), cfg.n_nets) for j in range(2)])
+        outputs = train_centred(cfg, m, keys, x, y, x_test, lr)
+        for f_test, (name, target) in zip(outputs, (("ntk", ntk_t), ("nngp", nngp_t)), strict=True):
             dist[name].append([_rel(f, target) for f in f_test])
             accuracy[name].append([acc(f) for f in f_test])
     return {"lr": lr, "ntk_accuracy_t": acc(ntk_t), "ntk_accuracy_inf": acc(ntk_inf), "nngp_accuracy_t": acc(nngp_t),
@@ -204,14 +210,15 @@ def run(cfg: Config) -> Result:
     inf = infinite_width(cfg)
     widths = np.array(cfg.widths, float)
     fits = {}
+    geomean = lambda v: np.exp(np.mean(np.log(v), axis=0))  # noqa: E731
+    local = lambda v: local_exponents(widths, v, statistic=geomean)  # noqa: E731
     for name, d in inf["distance_NxW"].items():
-        rms = np.sqrt(np.mean(d**2, axis=0))
-        slope, intercept = loglog_slope(widths, rms)
-        shrink = lambda v: float(np.abs(local_exponents(widths, v)[-1] + 0.5)  # noqa: E731
-                                 - np.abs(local_exponents(widths, v)[-2] + 0.5))
-        fits[name] = {"rms_distance": rms, "exponent": slope, "log_intercept": intercept,
-                      "exponent_stderr": bootstrap_slope_stderr(widths, d, seed=cfg.seed),
-                      "local_exponents": local_exponents(widths, d), "deviation_shrink": shrink(d),
+        fit = log_mean_slope(widths, d)
+        shrink = lambda v: float(np.abs(local(v)[-1] + 0.5) - np.abs(local(v)[-2] + 0.5))  # noqa: E731
+        fits[name] = {"geomean_distance": geomean(d), "exponent": fit.slope, "log_intercept": fit.intercept,
+                      "exponent_stderr": fit.stderr, "exponent_dof": fit.dof,
+                      "exponent_tolerance": fit.tolerance(N_SE), "local_exponents": local(d),
+                      "deviation_shrink": shrink(d),
                       "deviation_shrink_stderr": bootstrap_stderr(d, shrink, seed=cfg.seed)}
     flow_ratio = max(lin["gd_vs_flow_train"] / lin["flow_gap_bound_train"],
                      lin["gd_vs_flow_test"] / lin["flow_gap_bound_test"])
@@ -227,15 +234,17 @@ def run(cfg: Config) -> Result:
                       "interpolated (relative error, float64)", 0.0,
                       max(lin["late_vs_inf"], lin["inf_train_residual"]), slack=1e-6),
         Claim.at_most("finite-nets-approach-ntk", f"centred nets trained in every layer vs the NTK prediction at "
-                      f"the same step (digits test set, rms over {cfg.n_nets} nets of the relative distance): the "
+                      f"the same step (digits test set, geometric mean over {cfg.n_nets} nets of the relative "
+                      "distance): the "
                       "local exponent of the distance vs width approaches -1/2, |p + 1/2| between the two largest "
                       "widths minus |p + 1/2| between the previous pair <= 0 within "
                       f"{N_SE:g} bootstrap standard errors (finite-width correction; fitted exponent in the metrics)",
                       0.0, fits["ntk"]["deviation_shrink"], slack=N_SE * fits["ntk"]["deviation_shrink_stderr"]),
         Claim.close("finite-nets-approach-nngp", f"centred nets with the readout trained vs the NNGP prediction at the "
-                    f"same step (digits test set): exponent of the rms over {cfg.n_nets} nets of the relative distance "
-                    f"vs width m = {cfg.widths[0]}..{cfg.widths[-1]} equals -1/2 within {N_SE:g} bootstrap standard "
-                    "errors", -0.5, fits["nngp"]["exponent"], atol=N_SE * fits["nngp"]["exponent_stderr"]),
+                    f"same step (digits test set): exponent of the geometric mean over {cfg.n_nets} nets of the "
+                    f"relative distance vs width m = {cfg.widths[0]}..{cfg.widths[-1]} equals -1/2 within {N_SE:g} "
+                    f"standard errors (t quantile, {fits['nngp']['exponent_dof']} degrees of freedom)", -0.5,
+                    fits["nngp"]["exponent"], atol=fits["nngp"]["exponent_tolerance"]),
     ]
     metrics = {"linearized": {k: v for k, v in lin.items() if k != "curves"},
                "infinite_width": {k: v for k, v in inf.items() if not k.endswith("NxW")},
@@ -256,7 +265,7 @@ def plot(result: Result):
     widths = d["widths"]
     for name, fit in d["fits"].items():
         per_net = d["inf"]["distance_NxW"][name]
-        line = ax2.plot(widths, fit["rms_distance"], "o", label=f"{name.upper()}: rms over nets")[0]
+        line = ax2.plot(widths, fit["geomean_distance"], "o", label=f"{name.upper()}: geometric mean over nets")[0]
         ax2.scatter(np.repeat(widths, len(per_net)), per_net.T.ravel(), s=5, alpha=0.4, color=line.get_color())
         ax2.plot(widths, np.exp(fit["log_intercept"]) * widths ** fit["exponent"], color=line.get_color(),
                  label=f"fit m^({fit['exponent']:.2f} ± {fit['exponent_stderr']:.2f})")

@@ -34,8 +34,9 @@ def test_closed_forms_and_infinite_width_on_small_config():
     assert 0 < lin["lr"] < 2 * 6 / lin["eig_max"]  # below the stability limit 2N / lambda_max of losses.mse
     assert 0 < lin["gd_vs_flow_train"] <= lin["flow_gap_bound_train"]
     for name in ("ntk", "nngp"):
-        rms = result.metrics["distance"][name]["rms_distance"]
-        assert np.all(np.diff(rms) < 0), (name, rms)  # 16x the width: the distance falls
+        geo = result.metrics["distance"][name]["geomean_distance"]
+        assert np.all(np.diff(geo) < 0), (name, geo)  # 4x the width at each step: the distance falls
+    assert result.metrics["distance"]["nngp"]["exponent_dof"] == 3 * (cfg.n_nets - 1)
 
 
 @pytest.mark.parametrize("key,value", [("widths", "64,128"), ("n_nets", "2"), ("kr_lr_fraction", "1.5"),
