@@ -1,5 +1,6 @@
 """Small statistics used by claims: standard errors, z-scores, power-law fits and the 1-D Wasserstein distance."""
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -137,3 +138,15 @@ def log_mean_slope(x_B: ArrayLike, samples_RxB: ArrayLike) -> LogMeanSlope:
     pooled_var = float(np.sum((logs - means) ** 2) / (n_cols * (repeats - 1)))
     return LogMeanSlope(slope, float(means.mean() - slope * u.mean()), float(np.sqrt(pooled_var * (w @ w) / repeats)),
                         n_cols * (repeats - 1))
+
+
+def bootstrap_stderr(samples_RxB: ArrayLike, estimator: Callable[[np.ndarray], float], *, n_boot: int = 400,
+                     seed: int = 0) -> float:
+    """Bootstrap standard error of ``estimator(samples_RxB)``, resampling the ``R`` independent rows with replacement.
+
+    Rows are resampled whole, so any dependence between the columns of a row is kept (Efron & Tibshirani, 1993, ch. 6).
+    """
+    samples_RxB = np.asarray(samples_RxB, float)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(samples_RxB), size=(n_boot, len(samples_RxB)))
+    return float(np.std([estimator(samples_RxB[p]) for p in picks], ddof=1))

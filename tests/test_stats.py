@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from dl_theory.stats import log_mean_slope, loglog_slope, loglog_slope_stderr, mean_and_stderr
+from dl_theory.stats import bootstrap_stderr, log_mean_slope, loglog_slope, loglog_slope_stderr, mean_and_stderr
 
 
 def test_loglog_slope_of_an_exact_power_law():
@@ -52,3 +52,12 @@ def test_log_mean_slope_tolerance_has_its_nominal_level():
     assert abs(outside - 0.3173) < 4 * 0.0074, outside
     assert fits[0].tolerance(1.0) > fits[0].stderr  # heavier than normal with few degrees of freedom
     np.testing.assert_allclose(log_mean_slope(x, np.ones((400, 3))).tolerance(3.0), 0.0)
+
+
+def test_bootstrap_stderr_of_a_mean_is_the_plug_in_standard_error():
+    # the bootstrap distribution of a sample mean has standard deviation sqrt((R - 1) / R) s / sqrt(R) exactly;
+    # 2000 resamplings estimate it within a relative standard error 1 / sqrt(2 * 2000) = 0.016.
+    samples = np.random.default_rng(3).normal(size=(50, 2))
+    se = bootstrap_stderr(samples, lambda v: v[:, 0].mean(), n_boot=2000, seed=1)
+    expected = samples[:, 0].std(ddof=0) / np.sqrt(50)
+    np.testing.assert_allclose(se, expected, rtol=4 / np.sqrt(2 * 2000))
