@@ -36,11 +36,11 @@ class Config:
     dims: Annotated[tuple[int, ...], checks.each(checks.count, min_length=2)] = (4, 8, 16, 32, 64, 128, 256, 512)
     fixed: Annotated[int, checks.count] = 4
     batch: Annotated[int, checks.count] = 64  # per-example Jacobians via vmap: compute dominates dispatch overhead
-    reps: Annotated[int, checks.count] = 20
+    reps: Annotated[int, checks.count] = 50
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(hidden=128, dims=(4, 16, 64, 256), reps=10)
+        return cls(hidden=128, dims=(4, 16, 64, 256), reps=30)
 
 
 def _net(key, n: int, m: int, hidden: int):
