@@ -23,13 +23,20 @@ def _check(x_NxD: ArrayLike, y_N: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def is_separable(x_NxD: ArrayLike, y_N: ArrayLike) -> bool:
-    """Whether some homogeneous hyperplane separates the labelled points (exact LP feasibility)."""
+    """Whether some homogeneous hyperplane separates the labelled points (exact LP feasibility).
+
+    HiGHS' default solver can stop on a nearly infeasible instance with an unknown model status; the same LP is then
+    solved by its interior-point and dual-simplex solvers before giving up.
+    """
     x, y = _check(x_NxD, y_N)
-    result = optimize.linprog(np.zeros(x.shape[1]), A_ub=-(y[:, None] * x), b_ub=-np.ones(len(y)),
-                              bounds=(None, None), method="highs")
-    if result.status not in (0, 2):
-        raise RuntimeError(f"LP solver failed: {result.message}")
-    return result.status == 0
+    messages = []
+    for method in ("highs", "highs-ipm", "highs-ds"):
+        result = optimize.linprog(np.zeros(x.shape[1]), A_ub=-(y[:, None] * x), b_ub=-np.ones(len(y)),
+                                  bounds=(None, None), method=method)
+        if result.status in (0, 2):  # feasible, infeasible
+            return result.status == 0
+        messages.append(f"{method}: {result.message}")
+    raise RuntimeError("LP solver failed: " + "; ".join(messages))
 
 
 class MaxMargin(NamedTuple):
