@@ -27,7 +27,7 @@ from dl_theory.experiment import (  # noqa: E402
 )
 
 EXP_ID = "io-test"
-RECORD_KEYS = {"experiment", "preset", "config", "claims", "metrics", "figures", "env", "seconds"}
+RECORD_KEYS = {"experiment", "preset", "command", "config", "claims", "metrics", "figures", "env", "seconds"}
 CLAIM_KEYS = {"id", "statement", "theory", "measured", "tolerance", "passed"}
 ENV_KEYS = {"jax", "backend", "devices", "git"}
 
@@ -74,12 +74,14 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_record_schema(tmp_path):
-    record = results.run_experiment(_experiment(), Config.quick(), tmp_path, preset="quick")
+    record = results.run_experiment(_experiment(), Config.quick(), tmp_path, preset="quick",
+                                    command=f"dl-theory run {EXP_ID} --quick")
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{EXP_ID}.json", f"{EXP_ID}.png"]
     on_disk = json.loads((tmp_path / f"{EXP_ID}.json").read_text())
     assert on_disk == record
     assert set(on_disk) == RECORD_KEYS
     assert on_disk["experiment"] == EXP_ID and on_disk["preset"] == "quick"
+    assert on_disk["command"] == f"dl-theory run {EXP_ID} --quick"
     assert on_disk["config"] == {"seed": 0, "n": 10, "lr": 0.1, "verbose": False, "widths": [2], "rates": [0.5],
                                  "name": "base", "limit": None}
     assert on_disk["metrics"] == {"n": 10, "curve": [0.0, 1.0, 2.0]}
