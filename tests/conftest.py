@@ -4,8 +4,13 @@ x64 is off by default (the library must work in float32); a test that compares a
 the ``x64`` fixture, which turns double precision on for that test only.
 """
 
+import os
+
 import jax
 import pytest
+
+# The CLI's persistent compilation cache stays off in tests: a test run neither reads nor fills ~/.cache.
+os.environ.setdefault("DL_THEORY_COMPILATION_CACHE", "off")
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_default_matmul_precision", "highest")

@@ -19,6 +19,7 @@ from typing import Annotated
 import matplotlib
 
 matplotlib.use("Agg")
+import jax  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
@@ -165,6 +166,27 @@ def test_output_folder_under_a_regular_file(fake_registry, capsys, tmp_path):
     line = _usage_error(capsys, ["reproduce", "--only", FAKE_ID, "--out", str(blocker)])
     assert "cannot write to output folder" in line
     assert blocker.read_text() == "not a folder"
+
+
+def test_compilation_cache_folder_and_off(monkeypatch, tmp_path):
+    updates = {}
+    monkeypatch.setattr(jax.config, "update", lambda name, value: updates.__setitem__(name, value))
+    monkeypatch.setenv(cli.CACHE_ENV, str(tmp_path / "from-env"))
+    assert cli.compilation_cache("off") is None and updates == {}
+    assert cli.compilation_cache(None) == tmp_path / "from-env"
+    assert cli.compilation_cache(str(tmp_path / "flag")) == tmp_path / "flag"
+    assert updates == {"jax_compilation_cache_dir": str(tmp_path / "flag"),
+                       "jax_persistent_cache_min_compile_time_secs": 0.0}
+    monkeypatch.delenv(cli.CACHE_ENV)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cli.compilation_cache(None) == tmp_path / ".cache" / "dl_theory" / "jax"
+
+
+def test_unwritable_compilation_cache_is_a_usage_error(fake_registry, capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    line = _usage_error(capsys, ["run", FAKE_ID, "--out", str(tmp_path), "--compilation-cache", str(blocker)])
+    assert "cannot write to compilation cache folder" in line and str(blocker) in line
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root ignores permission bits")
