@@ -1,4 +1,5 @@
-"""Training: a jitted optax loop under ``lax.scan`` with minibatches, a NaN guard and checkpoints; progress bars."""
+"""Training: a jitted optax loop under ``lax.scan`` with minibatches, a NaN guard and checkpoints; progress bars;
+ensembles of independent networks trained by one compiled loop."""
 
 from dl_theory.training._loop import (
     NonFiniteLossError,
@@ -8,6 +9,8 @@ from dl_theory.training._loop import (
     minibatch,
     train,
 )
+from dl_theory.training.ensemble import ensemble, linearized_ensemble, stacked_init
 from dl_theory.training.progress import bar, progress
 
-__all__ = ["NonFiniteLossError", "TrainState", "bar", "checkpointing", "make_chunk", "minibatch", "progress", "train"]
+__all__ = ["NonFiniteLossError", "TrainState", "bar", "checkpointing", "ensemble", "linearized_ensemble",
+           "make_chunk", "minibatch", "progress", "stacked_init", "train"]

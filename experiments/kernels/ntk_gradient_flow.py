@@ -46,8 +46,8 @@ from dl_theory.experiment.plotting import subplots
 from dl_theory.kernels.empirical import empirical_ntk_fn
 from dl_theory.stats import bootstrap_stderr, log_mean_slope
 from dl_theory.training import train
+from dl_theory.training.ensemble import ensemble, stacked_init
 from dl_theory.training.progress import progress
-from experiments.kernels._ensemble import ensemble, stacked_init
 
 N_SE = 3.0  # standard errors of the exponent claims' tolerance
 N_CLASSES = 10

@@ -44,8 +44,8 @@ from dl_theory.kernels.empirical import empirical_ntk_fn
 from dl_theory.kernels.metrics import kernel_alignment, relative_frobenius_change
 from dl_theory.stats import loglog_slope
 from dl_theory.training import train
+from dl_theory.training.ensemble import ensemble, linearized_ensemble, stacked_init
 from dl_theory.training.progress import progress
-from experiments.kernels._ensemble import ensemble, linearized_ensemble, stacked_init
 
 N_SE = 3.0  # standard errors of the exponent bounds' one-sided tolerance
 

@@ -7,27 +7,25 @@ gradient in the parameters of network ``s`` is that network's own gradient: one 
 gradient descents, and compiles once for all of them.
 """
 
-from collections.abc import Callable
-
 import jax
 import jax.numpy as jnp
 
 from dl_theory.dynamics.taylor import linearize
-from dl_theory.typing import Params
+from dl_theory.typing import ApplyFn, InitFn, Params, Shape
 
 
-def ensemble(apply_fn: Callable) -> Callable:
+def ensemble(apply_fn: ApplyFn) -> ApplyFn:
     """``apply(params_S, x) -> (N, S, C)``: ``S`` networks with stacked parameters on the same inputs."""
     return lambda params_S, x: jnp.moveaxis(jax.vmap(apply_fn, in_axes=(0, None))(params_S, x), 0, 1)
 
 
-def linearized_ensemble(apply_fn: Callable, params0_S: Params) -> Callable:
+def linearized_ensemble(apply_fn: ApplyFn, params0_S: Params) -> ApplyFn:
     """``apply(params_S, x) -> (N, S, C)``: the linearization of network ``s`` around ``params0_S[s]``."""
     one = lambda p, p0, x: linearize(apply_fn, p0)(p, x)  # noqa: E731
     return lambda params_S, x: jnp.moveaxis(jax.vmap(one, in_axes=(0, 0, None))(params_S, params0_S, x), 0, 1)
 
 
-def stacked_init(init_fn: Callable, keys_S: jax.Array, input_shape: tuple[int, ...]) -> Params:
+def stacked_init(init_fn: InitFn, keys_S: jax.Array, input_shape: Shape) -> Params:
     """Parameters of ``len(keys_S)`` networks, stacked on a leading axis (network ``s`` from ``keys_S[s]``).
 
     ``lax.map`` draws the same parameters as ``vmap`` and compiles the random draws about twice as fast."""
