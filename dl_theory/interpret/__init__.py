@@ -10,12 +10,12 @@ from dl_theory.interpret.shapley import (
     ValueFn,
     baseline_value_fn,
     coalition_masks,
+    coalition_pairs,
     exact_shapley,
     interventional_value_fn,
-    shapley_matrix,
 )
 
 __all__ = ["MAX_EXACT_FEATURES", "ShapleyEstimate", "ValueFn", "baseline_value_fn", "ceteris_paribus",
-           "coalition_masks", "exact_shapley", "gradient_times_input", "input_gradient", "interventional_value_fn",
-           "permutation_importance", "permutation_shapley", "sage_value_fn", "sage_values", "scalar_output",
-           "shapley_matrix"]
+           "coalition_masks", "coalition_pairs", "exact_shapley", "gradient_times_input", "input_gradient",
+           "interventional_value_fn", "permutation_importance", "permutation_shapley", "sage_value_fn", "sage_values",
+           "scalar_output"]

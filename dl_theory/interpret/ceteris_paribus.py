@@ -32,6 +32,6 @@ def ceteris_paribus(f: Callable[[jax.Array], jax.Array], x_D: ArrayLike, grid_G:
     features = list(range(d)) if features is None else list(features)
     for i, j in enumerate(features):
         checks.in_interval(0, d - 1, closed=True)(f"features[{i}]", checks.integer(f"features[{i}]", j))
-    chosen_FxD = jnp.asarray(features)[:, None] == jnp.arange(d)
+    chosen_FxD = jnp.asarray(features)[:, None] == jnp.arange(d)[None, :]
     points_FxGxD = jnp.where(chosen_FxD[:, None, :], grid_G[None, :, None], x_D[None, None, :])
     return f(points_FxGxD.reshape(-1, d)).reshape(len(features), grid_G.shape[0])

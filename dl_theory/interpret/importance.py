@@ -71,7 +71,7 @@ def sage_value_fn(f: Model, loss: Loss, x_NxD: ArrayLike, y_N: ArrayLike, backgr
     n, b = x_NxD.shape[0], background_BxD.shape[0]
 
     def risk(mask_D: jax.Array) -> jax.Array:
-        filled_NxBxD = jnp.where(mask_D, x_NxD[:, None, :], background_BxD[None, :, :])
+        filled_NxBxD = jnp.where(mask_D[None, None, :], x_NxD[:, None, :], background_BxD[None, :, :])
         pred = f(filled_NxBxD.reshape(n * b, -1))
         return jnp.mean(loss(pred.reshape(n, b, *pred.shape[1:]).mean(axis=1), y_N))
 

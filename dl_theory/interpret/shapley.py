@@ -3,12 +3,11 @@ r"""Exact Shapley values by enumerating all :math:`2^d` coalitions, and the valu
 For a value function :math:`v: 2^{[d]} \to \mathbb R` the Shapley value of player :math:`j` is
 
 .. math::
-    \phi_j = \sum_{S \subseteq [d] \setminus \{j\}} \frac{|S|!\,(d - |S| - 1)!}{d!}\,\bigl(v(S \cup \{j\}) - v(S)\bigr)
-           = \sum_{S \subseteq [d]} M_{jS}\, v(S),
+    \phi_j = \sum_{S \subseteq [d] \setminus \{j\}} w(|S|)\,\bigl(v(S \cup \{j\}) - v(S)\bigr),
 
-with :math:`M_{jS} = w(|S| - 1)` if :math:`j \in S` and :math:`-w(|S|)` otherwise, :math:`w(s) = s!(d-s-1)!/d!`.
-So all :math:`d` values are one product of a :math:`d \times 2^d` matrix with the vector of :math:`v` over the
-coalitions (Shapley 1953), which are evaluated in one batched, jitted call. The unique attribution with efficiency
+with :math:`w(s) = s!(d-s-1)!/d!`: a weighted sum of the :math:`2^{d-1}` contributions
+:math:`v(S \cup \{j\}) - v(S)` of each player, gathered from :math:`v` over all coalitions, which is evaluated in
+one batched, jitted call (Shapley 1953). The unique attribution with efficiency
 :math:`\sum_j \phi_j = v([d]) - v(\emptyset)`, symmetry, dummy and linearity.
 
 To explain a prediction :math:`f(x)` (SHAP, Lundberg & Lee 2017) the features outside :math:`S` are replaced:
@@ -53,24 +52,30 @@ def coalition_masks(d: int) -> np.ndarray:
     return (np.arange(2**d)[:, None] >> np.arange(d)) & 1 == 1
 
 
-def shapley_matrix(d: int) -> np.ndarray:
-    """The ``(d, 2^d)`` matrix :math:`M` with :math:`\\phi = M v` (float64, coalitions ordered as in
-    :func:`coalition_masks`)."""
-    masks = coalition_masks(d)
-    size = masks.sum(axis=1)
-    w = np.array([1.0 / (d * math.comb(d - 1, s)) for s in range(d)] + [0.0])
-    return np.where(masks, w[np.maximum(size - 1, 0)][:, None], -w[size][:, None]).T
+def coalition_pairs(d: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""For every player :math:`j`, the ``2^(d-1)`` coalitions :math:`S \not\ni j` (as row indices of
+    :func:`coalition_masks`) and their weights :math:`w(|S|) = |S|!(d-|S|-1)!/d!`; both of shape ``(d, 2^(d-1))``."""
+    d = _check_players(d)
+    rows = np.arange(2**d)
+    without_j = np.stack([rows[(rows >> j) & 1 == 0] for j in range(d)])
+    size = np.array([bin(i).count("1") for i in range(2**d)])
+    w = np.array([1.0 / (d * math.comb(d - 1, s)) for s in range(d)])
+    return without_j, w[size[without_j]]
 
 
 def exact_shapley(value_fn: ValueFn, d: int) -> jax.Array:
     r"""Shapley values :math:`\phi_j` of the ``d`` players of ``value_fn`` by enumerating all coalitions, ``(d,)``.
 
+    The marginal contributions are formed first, so a dummy player (:math:`v(S \cup j) = v(S)` for every
+    :math:`S`) gets exactly 0.
+
     Raises:
       ValueError: if ``d`` exceeds :data:`MAX_EXACT_FEATURES` (the message points to the sampler).
     """
-    masks = jnp.asarray(coalition_masks(d))
-    v = value_fn(masks)
-    return jnp.asarray(shapley_matrix(d), v.dtype) @ v
+    without_j, w = coalition_pairs(d)
+    v = value_fn(jnp.asarray(coalition_masks(d)))
+    with_j = without_j | (1 << np.arange(d))[:, None]
+    return jnp.sum(jnp.asarray(w, v.dtype) * (v[with_j] - v[without_j]), axis=1)
 
 
 def _check_point(x_D: ArrayLike, reference: ArrayLike, name: str) -> tuple[jax.Array, jax.Array]:
@@ -83,7 +88,7 @@ def _check_point(x_D: ArrayLike, reference: ArrayLike, name: str) -> tuple[jax.A
 def baseline_value_fn(f: Callable[[jax.Array], jax.Array], x_D: ArrayLike, baseline_D: ArrayLike) -> ValueFn:
     r""":math:`v(S) = f(x_S, b_{-S})` for a batched model ``f: x_NxD -> (N,)`` and a reference point ``baseline_D``."""
     x_D, baseline_D = _check_point(x_D, baseline_D, "baseline_D")
-    return jax.jit(lambda masks_MxD: f(jnp.where(masks_MxD, x_D, baseline_D)))
+    return jax.jit(lambda masks_MxD: f(jnp.where(masks_MxD, x_D[None, :], baseline_D[None, :])))
 
 
 def interventional_value_fn(f: Callable[[jax.Array], jax.Array], x_D: ArrayLike, background_BxD: ArrayLike,
@@ -96,6 +101,6 @@ def interventional_value_fn(f: Callable[[jax.Array], jax.Array], x_D: ArrayLike,
     checks.count("batch_size", batch_size)
 
     def one(mask_D: jax.Array) -> jax.Array:
-        return jnp.mean(f(jnp.where(mask_D, x_D, background_BxD)))
+        return jnp.mean(f(jnp.where(mask_D[None, :], x_D[None, :], background_BxD)))
 
     return jax.jit(lambda masks_MxD: jax.lax.map(one, masks_MxD, batch_size=batch_size))
