@@ -11,12 +11,15 @@
   and :func:`linear_second_moment`.
 """
 
-from dl_theory.regularization.early_stopping import (early_stopping_filter, gd_trajectory, matching_steps,
-                                                     ridge_filter)
+from dl_theory.regularization.early_stopping import early_stopping_filter, gd_trajectory, matching_steps, ridge_filter
 from dl_theory.regularization.proximal import ista, lasso_objective, proximal_gradient, soft_threshold
 from dl_theory.regularization.residual_scaling import BRANCH_ACTIVATIONS, linear_second_moment, residual_stack
-from dl_theory.regularization.weight_decay import (coupled_weight_decay, decoupled_weight_decay, l2_penalty,
-                                                   ridge_shrinkage)
+from dl_theory.regularization.weight_decay import (
+                                                     coupled_weight_decay,
+                                                     decoupled_weight_decay,
+                                                     l2_penalty,
+                                                     ridge_shrinkage,
+)
 
 __all__ = ["BRANCH_ACTIVATIONS", "coupled_weight_decay", "decoupled_weight_decay", "early_stopping_filter",
            "gd_trajectory", "ista", "l2_penalty", "lasso_objective", "linear_second_moment", "matching_steps",

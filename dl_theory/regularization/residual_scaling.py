@@ -26,14 +26,15 @@ BRANCH_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "identity": lambda y: y, "relu": jax.nn.relu, "tanh": jnp.tanh}
 
 
-def residual_stack(depth: int, *, alpha: float, activation: str = "relu",
+def residual_stack(depth: int, *, alpha: ArrayLike, activation: str = "relu",
                    W_std: float = 1.0) -> tuple[Callable, Callable]:
     r"""``(init_fn, apply_fn)`` of :math:`y_k = \alpha W_k \varphi(y_{k-1}) + y_{k-1}`, :math:`k = 1..L`, width
     kept, no biases, :math:`W_k \sim \mathcal{N}(0, \sigma_w^2/d)`.
 
     Args:
       depth: number of residual blocks ``L``.
-      alpha: branch scale (``a / sqrt(L)`` keeps the output bounded in depth).
+      alpha: branch scale (``a / sqrt(L)`` keeps the output bounded in depth), or one per block, shape ``(L,)``
+        (zeros past some block give a shallower stack with the same weights).
       activation: ``'identity'``, ``'relu'`` or ``'tanh'`` (:data:`BRANCH_ACTIVATIONS`).
       W_std: :math:`\sigma_w`.
 
@@ -42,6 +43,7 @@ def residual_stack(depth: int, *, alpha: float, activation: str = "relu",
     """
     depth = checks.count("depth", depth)
     checks.finite("alpha", alpha)
+    alpha_L = jnp.broadcast_to(jnp.asarray(alpha, float), (depth,))
     checks.positive("W_std", W_std)
     checks.one_of(*BRANCH_ACTIVATIONS)("activation", activation)
     phi = BRANCH_ACTIVATIONS[activation]
@@ -51,8 +53,8 @@ def residual_stack(depth: int, *, alpha: float, activation: str = "relu",
         return input_shape, W_std / jnp.sqrt(width) * jax.random.normal(key, (depth, width, width))
 
     def apply_fn(w_LxDxD: jax.Array, x_BxD: jax.Array) -> jax.Array:
-        block = lambda y_BxD, w_DxD: (y_BxD + alpha * phi(y_BxD) @ w_DxD.T, None)  # noqa: E731
-        return lax.scan(block, x_BxD, w_LxDxD)[0]
+        block = lambda y_BxD, w_a: (y_BxD + w_a[1] * phi(y_BxD) @ w_a[0].T, None)  # noqa: E731
+        return lax.scan(block, x_BxD, (w_LxDxD, alpha_L.astype(x_BxD.dtype)))[0]
 
     return init_fn, apply_fn
 

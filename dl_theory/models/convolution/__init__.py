@@ -13,8 +13,13 @@ The CNN builder for training and kernels is :func:`dl_theory.models.conv.cnn`.
 
 from dl_theory.models.convolution.fft import circular_convolve, fft_convolve
 from dl_theory.models.convolution.ops import PADDINGS, conv_param_count, convolve, correlate, output_size, pad_widths
-from dl_theory.models.convolution.separable import (RankOne, direct_madds, rank_one_factors, separable_correlate,
-                                                    separable_madds)
+from dl_theory.models.convolution.separable import (
+                                                    RankOne,
+                                                    direct_madds,
+                                                    rank_one_factors,
+                                                    separable_correlate,
+                                                    separable_madds,
+)
 from dl_theory.models.convolution.toeplitz import doubly_block_toeplitz, toeplitz_matrix
 
 __all__ = ["PADDINGS", "RankOne", "circular_convolve", "conv_param_count", "convolve", "correlate", "direct_madds",
