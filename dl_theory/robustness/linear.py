@@ -52,7 +52,8 @@ def linf_attack(w_D: ArrayLike, x_NxD: ArrayLike, y_N: ArrayLike, eps: ArrayLike
     :math:`\varepsilon\|w\|_1`."""
     checks.nonnegative("eps", eps)
     shift_NxD = jnp.asarray(y_N)[:, None] * jnp.sign(jnp.asarray(w_D))[None, :]
-    return jnp.asarray(x_NxD) - jnp.asarray(eps)[..., None] * shift_NxD
+    eps_N = jnp.broadcast_to(jnp.asarray(eps), shift_NxD.shape[:1])
+    return jnp.asarray(x_NxD) - eps_N[:, None] * shift_NxD
 
 
 def distance(w_D: ArrayLike, b: ArrayLike, x_NxD: ArrayLike, norm: str = "l2") -> jax.Array:

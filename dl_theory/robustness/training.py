@@ -5,8 +5,9 @@ The robust objective is the min-max problem
 .. math:: \min_\theta \frac1N \sum_n \max_{\|\delta_n\| \le \varepsilon} L(f(\theta, x_n + \delta_n), y_n).
 
 The inner maximum is approximated by PGD at the current parameters, and by Danskin's theorem the gradient of the
-outer objective is the gradient of the loss *at* the maximizer, so the attack is run under ``stop_gradient`` and the
-loss is differentiated only through the model. :func:`adversarial_loss` returns
+outer objective is the gradient of the loss *at* the maximizer, so the attack sees the parameters through
+``stop_gradient`` (nothing is differentiated through its steps) and the loss is differentiated only through the model
+at the adversarial inputs. :func:`adversarial_loss` returns
 ``loss(params, batch, key)``, the form :func:`dl_theory.training.train` calls with ``noise_key`` (a fresh PGD random
 start every step, a function of the step so that a resumed run draws the same starts).
 
@@ -45,8 +46,8 @@ def adversarial_loss(apply_fn: ApplyFn, eps: float, *, norm: str = "linf", n_ste
 
     def robust_loss(params: Params, batch: PyTree, key: jax.Array) -> jax.Array:
         x, y = batch
-        x_adv = jax.lax.stop_gradient(pgd(apply_fn, params, x, y, eps, key=key, norm=norm, n_steps=n_steps,
-                                          step_size=step_size, bounds=bounds, loss=loss))
+        x_adv = pgd(apply_fn, jax.lax.stop_gradient(params), x, y, eps, key=key, norm=norm, n_steps=n_steps,
+                    step_size=step_size, bounds=bounds, loss=loss)
         return jnp.mean(loss(apply_fn(params, x_adv), y))
 
     return robust_loss
