@@ -117,48 +117,59 @@ class _Identity(ClassifierMixin, BaseEstimator):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_post_processing_equalizes_odds_at_the_lp_optimum(seed):
     scores, y, a = _scored(seed)
-    rule = fairness.fit_equalized_odds(scores, y, sensitive_features=a)
-    p = fairness.predict_proba(rule, scores, sensitive_features=a)
-    for g in rule.groups:
+    fit = fairness.fit_equalized_odds(scores, y, sensitive_features=a)
+    p = fairness.predict_proba(fit.rule, scores, sensitive_features=a)
+    for g in fit.rule.groups:
         in_g = a == g
-        assert p[in_g & (y == 1)].mean() == pytest.approx(rule.tpr, abs=1e-12)
-        assert p[in_g & (y == 0)].mean() == pytest.approx(rule.fpr, abs=1e-12)
+        assert p[in_g & (y == 1)].mean() == pytest.approx(fit.tpr, abs=1e-12)
+        assert p[in_g & (y == 0)].mean() == pytest.approx(fit.fpr, abs=1e-12)
     accuracy = np.mean(np.where(y == 1, p, 1 - p))
-    assert accuracy == pytest.approx(rule.accuracy, abs=1e-12)
+    assert accuracy == pytest.approx(fit.accuracy, abs=1e-12)
     assert accuracy == pytest.approx(_lp_optimum(scores, y, a), abs=1e-9)
-    assert np.all((rule.probs_Gx3 >= 0) & (rule.probs_Gx3 <= 1))
-    assert np.all(np.diff(rule.probs_Gx3, axis=1) >= -1e-15)  # monotone in the score
+    assert np.all((fit.rule.probs_Gx3 >= 0) & (fit.rule.probs_Gx3 <= 1))
+    assert np.all(np.diff(fit.rule.probs_Gx3, axis=1) >= -1e-15)  # monotone in the score
 
 
 def test_post_processing_matches_fairlearn_threshold_optimizer():
     scores, y, a = _scored(2)
-    rule = fairness.fit_equalized_odds(scores, y, sensitive_features=a)
+    fit = fairness.fit_equalized_odds(scores, y, sensitive_features=a)
     opt = ThresholdOptimizer(estimator=_Identity().fit(scores[:, None], y), constraints="equalized_odds",
                              objective="accuracy_score", prefit=True, predict_method="predict")
     opt.fit(scores[:, None], y, sensitive_features=a)
     p_fl = opt._pmf_predict(scores[:, None], sensitive_features=a)[:, 1]
     acc_fl = np.mean(np.where(y == 1, p_fl, 1 - p_fl))
-    assert acc_fl - 1e-12 <= rule.accuracy <= acc_fl + 2e-3  # fairlearn searches a grid of 1000 FPRs
-    tpr_fl = [p_fl[(a == g) & (y == 1)].mean() for g in rule.groups]
-    assert np.ptp(tpr_fl) < 1e-9 and tpr_fl[0] == pytest.approx(rule.tpr, abs=5e-3)
+    assert acc_fl - 1e-12 <= fit.accuracy <= acc_fl + 2e-3  # fairlearn searches a grid of 1000 FPRs
+    tpr_fl = [p_fl[(a == g) & (y == 1)].mean() for g in fit.rule.groups]
+    assert np.ptp(tpr_fl) < 1e-9 and tpr_fl[0] == pytest.approx(fit.tpr, abs=5e-3)
 
 
 def test_predict_is_seeded_and_follows_the_probabilities():
     scores, y, a = _scored(3, n=4000)
-    rule = fairness.fit_equalized_odds(scores, y, sensitive_features=a)
-    first = fairness.predict(rule, scores, sensitive_features=a, key=jax.random.key(1))
-    again = fairness.predict(rule, scores, sensitive_features=a, key=jax.random.key(1))
+    fit = fairness.fit_equalized_odds(scores, y, sensitive_features=a)
+    first = fairness.predict(fit.rule, scores, sensitive_features=a, key=jax.random.key(1))
+    again = fairness.predict(fit.rule, scores, sensitive_features=a, key=jax.random.key(1))
     np.testing.assert_array_equal(first, again)
-    p = fairness.predict_proba(rule, scores, sensitive_features=a)
+    p = fairness.predict_proba(fit.rule, scores, sensitive_features=a)
     assert abs(first.mean() - p.mean()) < 5 * np.sqrt(p.mean() * (1 - p.mean()) / len(p))
     with pytest.raises(ValueError, match="groups seen at fit time"):
-        fairness.predict_proba(rule, scores[:3], sensitive_features=np.array(["g0", "g9", "g1"]))
+        fairness.predict_proba(fit.rule, scores[:3], sensitive_features=np.array(["g0", "g9", "g1"]))
 
 
 def test_perfect_score_gives_a_perfect_rule():
     y = np.array([0, 1, 0, 1, 0, 1, 1, 0])
-    rule = fairness.fit_equalized_odds(y + 0.1 * np.arange(8) / 8, y, sensitive_features=[0, 0, 0, 0, 1, 1, 1, 1])
-    assert (rule.fpr, rule.tpr, rule.accuracy) == (0.0, 1.0, 1.0)
+    fit = fairness.fit_equalized_odds(y + 0.1 * np.arange(8) / 8, y, sensitive_features=[0, 0, 0, 0, 1, 1, 1, 1])
+    assert (fit.fpr, fit.tpr, fit.accuracy) == (0.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.37, 1.0])
+def test_demographic_parity_thresholds_select_the_rate_in_every_group(rate):
+    scores, y, a = _scored(4)
+    rule = fairness.fit_demographic_parity(scores, sensitive_features=a, selection_rate=rate)
+    p = fairness.predict_proba(rule, scores, sensitive_features=a)
+    for g in rule.groups:
+        assert p[a == g].mean() == pytest.approx(rate, abs=1e-12)
+    with pytest.raises(ValueError, match="selection_rate"):
+        fairness.fit_demographic_parity(scores, sensitive_features=a, selection_rate=1.5)
 
 
 def test_post_processing_bad_input():

@@ -26,20 +26,25 @@ from dl_theory import checks
 from dl_theory.fairness.rates import binary, group_codes
 
 
-class EqualizedOddsRule(NamedTuple):
-    """A fitted post-processor.
+class GroupThresholdRule(NamedTuple):
+    """A randomized per-group threshold rule on a score.
 
     Attributes:
       groups: the groups seen at fit time (sorted).
       thresholds_Gx2: per group ``(t_low, t_high)``, ``t_low <= t_high`` (``inf``: no score reaches it).
       probs_Gx3: per group :math:`P(\\hat Y{=}1)` for ``s < t_low``, ``t_low <= s < t_high`` and ``s >= t_high``.
-      fpr, tpr: the common operating point on the fit data (expected rates of every group).
-      accuracy: the expected accuracy on the fit data.
     """
 
     groups: np.ndarray
     thresholds_Gx2: np.ndarray
     probs_Gx3: np.ndarray
+
+
+class EqualizedOddsFit(NamedTuple):
+    """The fitted rule, the common operating point ``(fpr, tpr)`` of every group on the fit data (expected rates)
+    and the expected accuracy there."""
+
+    rule: GroupThresholdRule
     fpr: float
     tpr: float
     accuracy: float
@@ -80,7 +85,7 @@ def _crossings(grid: np.ndarray, values_GxK: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate(found))
 
 
-def fit_equalized_odds(scores: ArrayLike, y_true: ArrayLike, *, sensitive_features: ArrayLike) -> EqualizedOddsRule:
+def fit_equalized_odds(scores: ArrayLike, y_true: ArrayLike, *, sensitive_features: ArrayLike) -> EqualizedOddsFit:
     """The accuracy-maximizing equalized-odds post-processor of a score (exact; see the module docstring).
 
     Args:
@@ -121,10 +126,35 @@ def fit_equalized_odds(scores: ArrayLike, y_true: ArrayLike, *, sensitive_featur
         p = (h - e) / (h - x) if h > x else 0.0
         thresholds.append((ht[k + 1], ht[k]))
         probs.append((1 - p) * np.array([0.0, q, 1.0]) + p * x)
-    return EqualizedOddsRule(groups, np.asarray(thresholds), np.asarray(probs), x, e, float(objective[best]))
+    return EqualizedOddsFit(GroupThresholdRule(groups, np.asarray(thresholds), np.asarray(probs)), x, e,
+                            float(objective[best]))
 
 
-def _group_index(rule: EqualizedOddsRule, sensitive_features: ArrayLike, n: int) -> np.ndarray:
+def fit_demographic_parity(scores: ArrayLike, *, sensitive_features: ArrayLike,
+                           selection_rate: float) -> GroupThresholdRule:
+    r"""Per-group thresholds that select exactly the fraction ``selection_rate`` of every group on the fit data.
+
+    Group :math:`a` selects the scores above its :math:`(1 - r)`-quantile :math:`t_a` and, with probability
+    :math:`q_a`, those equal to it, so that :math:`P(\hat Y{=}1 \mid A{=}a) = r` for every :math:`a`: demographic
+    parity by post-processing. With differing base rates this breaks equalized odds (see
+    :mod:`dl_theory.fairness.metrics`).
+    """
+    checks.unit_interval("selection_rate", selection_rate)
+    s = np.asarray(scores, np.float64)
+    checks.finite("scores", s)
+    groups, codes = group_codes(sensitive_features, len(s))
+    thresholds, probs = [], []
+    for g in range(len(groups)):
+        desc = np.sort(s[codes == g])[::-1]
+        wanted = selection_rate * len(desc)
+        t = desc[max(int(np.ceil(wanted)) - 1, 0)]
+        above, at = np.sum(desc > t), np.sum(desc == t)
+        thresholds.append((t, np.nextafter(t, np.inf)))
+        probs.append((0.0, float(np.clip((wanted - above) / at, 0.0, 1.0)), 1.0))
+    return GroupThresholdRule(groups, np.asarray(thresholds), np.asarray(probs))
+
+
+def _group_index(rule: GroupThresholdRule, sensitive_features: ArrayLike, n: int) -> np.ndarray:
     a = np.asarray(sensitive_features)
     if a.shape != (n,):
         raise checks.fail("sensitive_features", f"of shape ({n},)", f"shape {a.shape}")
@@ -135,7 +165,7 @@ def _group_index(rule: EqualizedOddsRule, sensitive_features: ArrayLike, n: int)
     return idx
 
 
-def predict_proba(rule: EqualizedOddsRule, scores: ArrayLike, *, sensitive_features: ArrayLike) -> np.ndarray:
+def predict_proba(rule: GroupThresholdRule, scores: ArrayLike, *, sensitive_features: ArrayLike) -> np.ndarray:
     r""":math:`P(\hat Y{=}1 \mid s, A)` under the fitted rule, shape ``(N,)``."""
     s = np.asarray(scores, np.float64)
     g = _group_index(rule, sensitive_features, len(s))
@@ -143,7 +173,7 @@ def predict_proba(rule: EqualizedOddsRule, scores: ArrayLike, *, sensitive_featu
     return rule.probs_Gx3[g, level]
 
 
-def predict(rule: EqualizedOddsRule, scores: ArrayLike, *, sensitive_features: ArrayLike,
+def predict(rule: GroupThresholdRule, scores: ArrayLike, *, sensitive_features: ArrayLike,
             key: jax.Array) -> np.ndarray:
     r"""Randomized predictions :math:`\hat Y \sim \text{Bernoulli}(P(\hat Y{=}1 \mid s, A))`, seeded by ``key``."""
     p = predict_proba(rule, scores, sensitive_features=sensitive_features)

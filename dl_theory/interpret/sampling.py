@@ -26,13 +26,22 @@ class ShapleyEstimate(NamedTuple):
     stderr: jax.Array
 
 
-def permutation_shapley(value_fn: ValueFn, d: int, key: jax.Array, n_permutations: int) -> ShapleyEstimate:
-    """Monte-Carlo Shapley values of ``value_fn`` from ``n_permutations >= 2`` random orderings of ``d`` players."""
+def permutation_gains(value_fn: ValueFn, d: int, key: jax.Array, n_permutations: int) -> jax.Array:
+    """The marginal contribution of every player in each of ``n_permutations`` random orderings, ``(n, d)``.
+
+    Row means over the first ``k`` rows are the estimates from ``k`` permutations (a nested design for rate studies).
+    """
     d = checks.count("d", d)
-    n = checks.at_least(2)("n_permutations", n_permutations)
+    n = checks.count("n_permutations", n_permutations)
     perms_NxD = jax.vmap(lambda k: jax.random.permutation(k, d))(jax.random.split(key, n))
     rank_NxD = jnp.argsort(perms_NxD, axis=1)  # position of each player in its ordering
     prefix_NxKxD = rank_NxD[:, None, :] < jnp.arange(d + 1)[None, :, None]  # the first k players, k = 0..d
     v_NxK = value_fn(prefix_NxKxD.reshape(-1, d)).reshape(n, d + 1)
-    gains_NxD = (jnp.take_along_axis(v_NxK, rank_NxD + 1, axis=1) - jnp.take_along_axis(v_NxK, rank_NxD, axis=1))
+    return jnp.take_along_axis(v_NxK, rank_NxD + 1, axis=1) - jnp.take_along_axis(v_NxK, rank_NxD, axis=1)
+
+
+def permutation_shapley(value_fn: ValueFn, d: int, key: jax.Array, n_permutations: int) -> ShapleyEstimate:
+    """Monte-Carlo Shapley values of ``value_fn`` from ``n_permutations >= 2`` random orderings of ``d`` players."""
+    n = checks.at_least(2)("n_permutations", n_permutations)
+    gains_NxD = permutation_gains(value_fn, d, key, n)
     return ShapleyEstimate(gains_NxD.mean(axis=0), gains_NxD.std(axis=0, ddof=1) / jnp.sqrt(n))
