@@ -20,6 +20,8 @@ Reference: Goodfellow, Shlens & Szegedy 2015, "Explaining and harnessing adversa
 Moosavi-Dezfooli, Fawzi & Frossard 2016, "DeepFool", CVPR (the multiclass linear case).
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -35,11 +37,13 @@ def _dual_ord(norm: str) -> float:
     return DUAL_ORD[norm]
 
 
+@jax.jit
 def scores(w_D: ArrayLike, b: ArrayLike, x_NxD: ArrayLike) -> jax.Array:
     r"""The scores :math:`w^\top x_n + b`, shape ``(N,)``."""
     return jnp.asarray(x_NxD) @ jnp.asarray(w_D) + b
 
 
+@jax.jit
 def l2_minimal_perturbation(w_D: ArrayLike, b: ArrayLike, x_NxD: ArrayLike) -> jax.Array:
     r"""The smallest-L2 perturbations onto the boundary, :math:`\delta^*_n = -\frac{w^\top x_n + b}{\|w\|_2^2} w`."""
     w_D = jnp.asarray(w_D)
@@ -56,12 +60,14 @@ def linf_attack(w_D: ArrayLike, x_NxD: ArrayLike, y_N: ArrayLike, eps: ArrayLike
     return jnp.asarray(x_NxD) - eps_N[:, None] * shift_NxD
 
 
+@functools.partial(jax.jit, static_argnames="norm")
 def distance(w_D: ArrayLike, b: ArrayLike, x_NxD: ArrayLike, norm: str = "l2") -> jax.Array:
     r"""The smallest ``norm`` of a perturbation that reaches the boundary, :math:`|w^\top x_n + b| / \|w\|_*`
     (``norm`` in ``'l2'``, ``'linf'``, ``'l1'``; the L∞ one is the :math:`\varepsilon` of :func:`linf_attack`)."""
     return jnp.abs(scores(w_D, b, x_NxD)) / jnp.linalg.norm(jnp.asarray(w_D), ord=_dual_ord(norm))
 
 
+@jax.jit
 def multiclass_margins(W_DxC: ArrayLike, b_C: ArrayLike, x_NxD: ArrayLike, y_N: ArrayLike) -> jax.Array:
     r"""Margins :math:`m_{nj} = (w_{y_n} - w_j)^\top x_n + (b_{y_n} - b_j)`, shape ``(N, C)`` (zero at
     :math:`j = y_n`); :math:`x_n` is classified as :math:`y_n` iff every other margin is positive."""
@@ -69,6 +75,7 @@ def multiclass_margins(W_DxC: ArrayLike, b_C: ArrayLike, x_NxD: ArrayLike, y_N: 
     return jnp.take_along_axis(logits_NxC, jnp.asarray(y_N)[:, None], axis=1) - logits_NxC
 
 
+@functools.partial(jax.jit, static_argnames="norm")
 def multiclass_distances(W_DxC: ArrayLike, b_C: ArrayLike, x_NxD: ArrayLike, y_N: ArrayLike,
                          norm: str = "l2") -> jax.Array:
     r"""Signed distances :math:`m_{nj} / \|w_{y_n} - w_j\|_*` to the boundary between :math:`y_n` and each class
@@ -81,6 +88,7 @@ def multiclass_distances(W_DxC: ArrayLike, b_C: ArrayLike, x_NxD: ArrayLike, y_N
     return jnp.where(own_NxC, jnp.inf, margins_NxC / jnp.where(own_NxC, 1.0, dual_NxC))
 
 
+@jax.jit
 def multiclass_minimal_perturbation(W_DxC: ArrayLike, b_C: ArrayLike, x_NxD: ArrayLike,
                                     y_N: ArrayLike) -> tuple[jax.Array, jax.Array]:
     r"""The smallest-L2 perturbations onto the nearest boundary and the class :math:`j^*_n` across it.
