@@ -117,11 +117,10 @@ def _directions(rng: np.random.Generator, toward_KxD: np.ndarray, m: int) -> np.
     log-spaced from 1e-4 to 1 (directions that approach the optimal one)."""
     k, d = toward_KxD.shape
     g_KxMxD = rng.standard_normal((k, m, d))
-    scale_M = np.where(np.arange(m) < m // 2, np.inf, np.logspace(-4, 0, m))
-    u = np.where(np.isinf(scale_M)[None, :, None], g_KxMxD,
-                 toward_KxD[:, None] / np.linalg.norm(toward_KxD, axis=1)[:, None, None]
-                 + np.where(np.isinf(scale_M), 0.0, scale_M)[None, :, None] * g_KxMxD / np.sqrt(d))
-    return u / np.linalg.norm(u, axis=2, keepdims=True)
+    near_KxMxD = (toward_KxD / np.linalg.norm(toward_KxD, axis=1, keepdims=True))[:, None] + np.logspace(
+        -4, 0, m)[None, :, None] * g_KxMxD / np.sqrt(d)
+    u_KxMxD = np.where((np.arange(m) < m // 2)[None, :, None], g_KxMxD, near_KxMxD)
+    return u_KxMxD / np.linalg.norm(u_KxMxD, axis=2, keepdims=True)
 
 
 def _fraction(mask) -> float:

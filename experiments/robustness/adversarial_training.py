@@ -44,20 +44,21 @@ K_SE = 4.0
 @dataclass(frozen=True)
 class Config:
     seed: Annotated[int, checks.at_least(0)] = 0
-    hidden: Annotated[tuple[int, ...], checks.each(checks.count)] = (128,)
-    n_steps: Annotated[int, checks.count] = 2000
+    hidden: Annotated[tuple[int, ...], checks.each(checks.count)] = (256,)
+    n_steps: Annotated[int, checks.count] = 3000
     batch_size: Annotated[int, checks.count] = 128
     learning_rate: Annotated[float, checks.positive] = 3e-3
     eps_train: Annotated[float, checks.in_interval(0.0, 1.0)] = 0.3
     train_pgd_steps: Annotated[int, checks.count] = 7
-    eval_pgd_steps: Annotated[int, checks.count] = 40
+    eval_pgd_steps: Annotated[int, checks.count] = 50
     collapse_eps: Annotated[float, checks.in_interval(0.0, 1.0)] = 0.2
     eps_grid: Annotated[tuple[float, ...], checks.each(checks.in_interval(0.0, 1.0, closed=True), min_length=2)] = (
         0.0, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(n_steps=1000, train_pgd_steps=5, eval_pgd_steps=20, eps_grid=(0.0, 0.05, 0.1, 0.15, 0.2, 0.3))
+        return cls(hidden=(128,), n_steps=1000, train_pgd_steps=5, eval_pgd_steps=20,
+                   eps_grid=(0.0, 0.05, 0.1, 0.15, 0.2, 0.3))
 
 
 def _paired(a_N: np.ndarray, b_N: np.ndarray) -> tuple[float, float]:
