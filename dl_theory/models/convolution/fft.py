@@ -9,6 +9,8 @@ terms remain. Cost :math:`O(N \log N)` per axis instead of :math:`O(DK)`. Refere
 *Discrete-Time Signal Processing* (3rd ed., 2010), sec. 8.7.
 """
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -23,6 +25,11 @@ def circular_convolve(x: ArrayLike, h: ArrayLike) -> jax.Array:
     x, h = jnp.asarray(x), jnp.asarray(h)
     if h.ndim != x.ndim or any(k > n for k, n in zip(h.shape, x.shape, strict=True)):
         raise checks.fail("h", f"a kernel no larger than x {x.shape} with as many axes", f"shape {h.shape}")
+    return _circular(x, h)
+
+
+@jax.jit
+def _circular(x: jax.Array, h: jax.Array) -> jax.Array:
     return jnp.fft.irfftn(jnp.fft.rfftn(x) * jnp.fft.rfftn(h, s=x.shape), s=x.shape)
 
 
@@ -34,6 +41,13 @@ def fft_convolve(x: ArrayLike, h: ArrayLike, *, mode: str = "full") -> jax.Array
     checks.one_of(*PADDINGS)("mode", mode)
     if h.ndim != x.ndim:
         raise checks.fail("h", f"a kernel with {x.ndim} axes like x", f"shape {h.shape}")
+    if mode == "valid" and any(k > n for k, n in zip(h.shape, x.shape, strict=True)):
+        raise checks.fail("kernel", f"no larger than x {x.shape} for mode 'valid'", f"shape {h.shape}")
+    return _fft_convolve(x, h, mode)
+
+
+@partial(jax.jit, static_argnums=2)
+def _fft_convolve(x: jax.Array, h: jax.Array, mode: str) -> jax.Array:
     full_shape = tuple(n + k - 1 for n, k in zip(x.shape, h.shape, strict=True))
     full = jnp.fft.irfftn(jnp.fft.rfftn(x, s=full_shape) * jnp.fft.rfftn(h, s=full_shape), s=full_shape)
     if mode == "full":
@@ -41,7 +55,5 @@ def fft_convolve(x: ArrayLike, h: ArrayLike, *, mode: str = "full") -> jax.Array
     if mode == "same":
         starts, sizes = [(k - 1) // 2 for k in h.shape], x.shape
     else:
-        if any(k > n for k, n in zip(h.shape, x.shape, strict=True)):
-            raise checks.fail("kernel", f"no larger than x {x.shape} for mode 'valid'", f"shape {h.shape}")
         starts, sizes = [k - 1 for k in h.shape], [n - k + 1 for n, k in zip(x.shape, h.shape, strict=True)]
     return full[tuple(slice(s, s + n) for s, n in zip(starts, sizes, strict=True))]

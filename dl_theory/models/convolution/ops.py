@@ -18,6 +18,7 @@ Dumoulin & Visin, *A guide to convolution arithmetic for deep learning* (2016).
 """
 
 from collections.abc import Sequence
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -101,6 +102,11 @@ def correlate(x: ArrayLike, h: ArrayLike, *, padding: Padding = "valid", stride:
     """
     x, h = jnp.asarray(x), jnp.asarray(h)
     pads, strides = _check(x, h, padding, stride)
+    return _correlate(x, h, pads, strides)
+
+
+@partial(jax.jit, static_argnums=(2, 3))
+def _correlate(x: jax.Array, h: jax.Array, pads: tuple, strides: tuple) -> jax.Array:
     out = lax.conv_general_dilated(x[None, None], h[None, None].astype(x.dtype), strides, pads,
                                    precision=lax.Precision.HIGHEST)
     return out[0, 0]
