@@ -263,7 +263,7 @@ def plot(result: Result):
         ax.legend(fontsize=7)
     axes[2].hist(np.log10(d["ratio"]), bins=40, color="tab:gray")
     axes[2].axvline(0.0, color="black", ls="--", lw=1.2, label="‖δ*‖₂ (closed form)")
-    axes[2].set(xlabel="log10(flip distance along u / ‖δ*‖₂)", ylabel="directions",
+    axes[2].set(xlabel="log10(flip distance along u / ‖δ*‖₂)", ylabel="directions", yscale="log",
                 title="no direction flips sooner")
     axes[2].legend(fontsize=7)
     return fig
