@@ -38,10 +38,6 @@ MADRY_STEP = 2.5
 ball and still come back."""
 
 
-def _per_example(fn, *args):
-    return jax.vmap(fn, in_axes=(0, *([None] * (len(args) - 1))))(*args)
-
-
 def project(delta_N: ArrayLike, eps: ArrayLike, norm: str = "linf") -> jax.Array:
     r"""Each example's perturbation projected onto its ball :math:`\{\|\delta_n\| \le \varepsilon\}`.
 
@@ -51,7 +47,7 @@ def project(delta_N: ArrayLike, eps: ArrayLike, norm: str = "linf") -> jax.Array
     checks.one_of(*NORMS)("norm", norm)
     checks.nonnegative("eps", eps)
     ball = optax.projections.projection_linf_ball if norm == "linf" else optax.projections.projection_l2_ball
-    return _per_example(ball, jnp.asarray(delta_N), eps)
+    return jax.vmap(ball, in_axes=(0, None))(jnp.asarray(delta_N), eps)
 
 
 def _direction(g_N: jax.Array, norm: str) -> jax.Array:
