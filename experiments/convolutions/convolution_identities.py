@@ -111,7 +111,7 @@ def _against_scipy(rng, cfg: Config) -> dict:
         aliased = np.zeros(x.shape)  # linear convolution folded modulo the signal's shape
         for idx in np.ndindex(full.shape):
             aliased[tuple(i % n for i, n in zip(idx, x.shape, strict=True))] += full[idx]
-        ref = np.real(np.fft.ifftn(np.fft.fftn(x) * np.fft.fftn(h, s=x.shape)))
+        ref = np.real(np.fft.ifftn(np.fft.fftn(x) * np.fft.fftn(h, s=x.shape, axes=tuple(range(x.ndim)))))
         err["fft_circular"] = max(err["fft_circular"], _rel(circular_convolve(x, h), ref),
                                   _rel(circular_convolve(x, h), aliased))
         if x.ndim == 1:

@@ -104,7 +104,7 @@ def _quadratic(key, cfg: Config):
     u_NxD = jnp.linalg.qr(jax.random.normal(k_u, (cfg.n_samples, cfg.dim)))[0]
     lo, hi = np.log(cfg.mu * np.asarray(cfg.spectrum)[[0, -1]])
     lam_D = jnp.exp(jax.random.uniform(k_lam, (cfg.dim,), minval=lo, maxval=hi))
-    x_NxD = np.sqrt(cfg.n_samples) * (u_NxD * jnp.sqrt(lam_D)) @ q_DxD.T
+    x_NxD = np.sqrt(cfg.n_samples) * (u_NxD * jnp.sqrt(lam_D)[None, :]) @ q_DxD.T
     theta_D = cfg.theta_scale * jax.random.normal(k_theta, (cfg.dim,))
     return x_NxD, x_NxD @ theta_D, lam_D, q_DxD, theta_D
 
@@ -144,7 +144,7 @@ def _weight_decay(key, cfg: Config, x_NxD, y_N, lam_D, theta_D) -> dict:
 
 
 def _early_stopping(cfg: Config, lam_D, q_DxD, theta_D, eta: float, closed) -> dict:
-    hessian = (q_DxD * lam_D) @ q_DxD.T
+    hessian = (q_DxD * lam_D[None, :]) @ q_DxD.T
     horizon = int(np.ceil(3 / (eta * cfg.mu)))
     path = gd_trajectory(hessian, theta_D, eta, horizon)
     steps = jnp.arange(horizon + 1)
