@@ -351,6 +351,8 @@ def plot(result: Result):
                     color=line.get_color())
     ax3.set(xscale="log", yscale="log", xlabel="kernel size q", ylabel="ms per image batch",
             title=f"timed, d={int(cfg.time_size)}")
+    ax3.set_xticks(q, [str(int(k)) for k in q])
+    ax3.minorticks_off()
     ax3.legend(fontsize=7)
     return fig
 
