@@ -40,13 +40,13 @@ def _conditional(name: str, rates: np.ndarray) -> np.ndarray:
     return rates
 
 
-def _odds(y_true: ArrayLike, y_pred: ArrayLike, sensitive_features: ArrayLike, agg: str, reduce) -> float:
+def _odds(y_true: ArrayLike, y_pred: ArrayLike, sensitive_features: ArrayLike, agg: str, reduce, worst) -> float:
     checks.one_of(*AGGREGATIONS)("agg", agg)
     r = group_rates(y_true, y_pred, sensitive_features=sensitive_features)
     values = [reduce(_conditional("TPR", r.tpr)), reduce(_conditional("FPR", r.fpr))]
     if agg == "mean":
         return float(np.mean(values))
-    return max(values) if reduce is _difference else min(values)
+    return worst(values)
 
 
 def demographic_parity_difference(y_true: ArrayLike, y_pred: ArrayLike, *, sensitive_features: ArrayLike) -> float:
@@ -62,13 +62,13 @@ def demographic_parity_ratio(y_true: ArrayLike, y_pred: ArrayLike, *, sensitive_
 def equalized_odds_difference(y_true: ArrayLike, y_pred: ArrayLike, *, sensitive_features: ArrayLike,
                               agg: str = "worst_case") -> float:
     r""":math:`\max(\Delta\text{TPR}, \Delta\text{FPR})` (``agg='mean'``: their mean), each a max - min over groups."""
-    return _odds(y_true, y_pred, sensitive_features, agg, _difference)
+    return _odds(y_true, y_pred, sensitive_features, agg, _difference, max)
 
 
 def equalized_odds_ratio(y_true: ArrayLike, y_pred: ArrayLike, *, sensitive_features: ArrayLike,
                          agg: str = "worst_case") -> float:
     r"""The smaller of the TPR and FPR min/max ratios (``agg='mean'``: their mean); 1 is equalized odds."""
-    return _odds(y_true, y_pred, sensitive_features, agg, _ratio)
+    return _odds(y_true, y_pred, sensitive_features, agg, _ratio, min)
 
 
 def equal_opportunity_difference(y_true: ArrayLike, y_pred: ArrayLike, *, sensitive_features: ArrayLike) -> float:

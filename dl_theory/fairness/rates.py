@@ -57,7 +57,7 @@ def group_codes(sensitive_features: ArrayLike, n: int) -> tuple[np.ndarray, np.n
     return groups, codes
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def _safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / np.maximum(den, 1), np.nan)
 
@@ -84,5 +84,5 @@ def group_rates(y_true: ArrayLike, y_pred: ArrayLike, *, sensitive_features: Arr
     selected = np.bincount(codes, weights=yhat, minlength=k)
     true_pos = np.bincount(codes, weights=y * yhat, minlength=k)
     false_pos = selected - true_pos
-    return GroupRates(groups, count, positives / count, selected / count, _ratio(true_pos, positives),
-                      _ratio(false_pos, count - positives))
+    return GroupRates(groups, count, positives / count, selected / count, _safe_divide(true_pos, positives),
+                      _safe_divide(false_pos, count - positives))

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from dl_theory import checks
-from dl_theory.interpret.sampling import ShapleyEstimate
+from dl_theory.interpret.sampling import Estimate
 from dl_theory.interpret.shapley import ValueFn, exact_shapley
 
 Model = Callable[[jax.Array], jax.Array]
@@ -37,11 +37,11 @@ def _check_data(x_NxD: ArrayLike, y_N: ArrayLike) -> tuple[jax.Array, jax.Array]
 
 
 def permutation_importance(f: Model, loss: Loss, x_NxD: ArrayLike, y_N: ArrayLike, key: jax.Array,
-                           n_repeats: int = 10) -> ShapleyEstimate:
+                           n_repeats: int = 10) -> Estimate:
     """Mean risk increase when each feature's column is shuffled, and its standard error over ``n_repeats >= 2``.
 
     Returns:
-      ``(values_D, stderr_D)`` as a :class:`~dl_theory.interpret.sampling.ShapleyEstimate`-shaped pair.
+      an :class:`~dl_theory.interpret.sampling.Estimate` ``(values_D, stderr_D)``.
     """
     x_NxD, y_N = _check_data(x_NxD, y_N)
     n_repeats = checks.at_least(2)("n_repeats", n_repeats)
@@ -54,7 +54,7 @@ def permutation_importance(f: Model, loss: Loss, x_NxD: ArrayLike, y_N: ArrayLik
 
     keys = jax.random.split(key, (d, n_repeats))
     rise_DxR = jax.jit(jax.vmap(jax.vmap(shuffled_risk, (None, 0)), (0, 0)))(jnp.arange(d), keys) - risk
-    return ShapleyEstimate(rise_DxR.mean(axis=1), rise_DxR.std(axis=1, ddof=1) / jnp.sqrt(n_repeats))
+    return Estimate(rise_DxR.mean(axis=1), rise_DxR.std(axis=1, ddof=1) / jnp.sqrt(n_repeats))
 
 
 def sage_value_fn(f: Model, loss: Loss, x_NxD: ArrayLike, y_N: ArrayLike, background_BxD: ArrayLike,

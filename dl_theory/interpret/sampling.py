@@ -19,8 +19,8 @@ from dl_theory import checks
 from dl_theory.interpret.shapley import ValueFn
 
 
-class ShapleyEstimate(NamedTuple):
-    """Estimated values ``(d,)`` and their standard errors ``(d,)``."""
+class Estimate(NamedTuple):
+    """Estimated values ``(d,)`` (one per feature) and their standard errors ``(d,)``."""
 
     values: jax.Array
     stderr: jax.Array
@@ -40,8 +40,8 @@ def permutation_gains(value_fn: ValueFn, d: int, key: jax.Array, n_permutations:
     return jnp.take_along_axis(v_NxK, rank_NxD + 1, axis=1) - jnp.take_along_axis(v_NxK, rank_NxD, axis=1)
 
 
-def permutation_shapley(value_fn: ValueFn, d: int, key: jax.Array, n_permutations: int) -> ShapleyEstimate:
+def permutation_shapley(value_fn: ValueFn, d: int, key: jax.Array, n_permutations: int) -> Estimate:
     """Monte-Carlo Shapley values of ``value_fn`` from ``n_permutations >= 2`` random orderings of ``d`` players."""
     n = checks.at_least(2)("n_permutations", n_permutations)
     gains_NxD = permutation_gains(value_fn, d, key, n)
-    return ShapleyEstimate(gains_NxD.mean(axis=0), gains_NxD.std(axis=0, ddof=1) / jnp.sqrt(n))
+    return Estimate(gains_NxD.mean(axis=0), gains_NxD.std(axis=0, ddof=1) / jnp.sqrt(n))
