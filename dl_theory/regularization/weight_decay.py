@@ -25,13 +25,9 @@ from jax.typing import ArrayLike
 from dl_theory import checks
 
 
-def _check_strength(name: str, value: float) -> None:
-    checks.nonnegative(name, value)
-
-
 def l2_penalty(params, mu: float) -> jax.Array:
     r""":math:`\tfrac{\mu}{2} \|\theta\|^2` over every leaf of ``params``."""
-    _check_strength("mu", mu)
+    checks.nonnegative("mu", mu)
     return 0.5 * mu * sum(jnp.sum(leaf ** 2) for leaf in jax.tree.leaves(params))
 
 
@@ -44,7 +40,7 @@ def ridge_shrinkage(hessian: ArrayLike, theta_star: ArrayLike, mu: float) -> jax
       theta_star: unregularized minimizer, shape ``(d,)``.
       mu: regularization strength ``>= 0``.
     """
-    _check_strength("mu", mu)
+    checks.nonnegative("mu", mu)
     lam_D, q_DxD = jnp.linalg.eigh(jnp.asarray(hessian))
     return q_DxD @ (lam_D / (lam_D + mu) * (q_DxD.T @ jnp.asarray(theta_star)))
 
@@ -54,7 +50,7 @@ def coupled_weight_decay(direction: optax.GradientTransformation, mu: float,
     r"""An L2 penalty: :math:`\Delta\theta = -\eta\, T(g + \mu\theta)`, ``T`` = ``direction`` (e.g.
     ``optax.identity()`` for SGD, ``optax.scale_by_adam()`` for Adam); the gradient of
     :math:`R + \tfrac{\mu}{2}\|\theta\|^2` fed to ``T``."""
-    _check_strength("mu", mu)
+    checks.nonnegative("mu", mu)
     checks.positive("learning_rate", learning_rate)
     return optax.chain(optax.add_decayed_weights(mu), direction, optax.scale(-learning_rate))
 
@@ -63,6 +59,6 @@ def decoupled_weight_decay(direction: optax.GradientTransformation, mu: float,
                            learning_rate: float) -> optax.GradientTransformation:
     r"""Decoupled weight decay: :math:`\Delta\theta = -\eta\,(T(g) + \mu\theta)`; with ``optax.scale_by_adam()`` it is
     ``optax.adamw(learning_rate, weight_decay=mu)``."""
-    _check_strength("mu", mu)
+    checks.nonnegative("mu", mu)
     checks.positive("learning_rate", learning_rate)
     return optax.chain(direction, optax.add_decayed_weights(mu), optax.scale(-learning_rate))

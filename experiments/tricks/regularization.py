@@ -23,7 +23,7 @@ convexity, ||w - w*|| <= sqrt(2 gap / sigma_min(X^T X)).
 Residual scaling: for y_k = alpha W_k phi(y_{k-1}) + y_{k-1} with W_k ~ N(0, sigma_w^2/d), E||y_L||^2/||x||^2 =
 (1 + alpha^2 sigma_w^2)^L for the identity phi (exact): alpha = a/sqrt(L) stays below e^{a^2 sigma_w^2} for every
 depth, alpha = 1 doubles per block (the notes' "alpha^2 = alpha/a" should read alpha^2 = a^2/L). Monte-Carlo means
-over random inits are compared within K_SE standard errors; ReLU branches (He weights, at most the same bound) are
+over random inits are compared within five standard errors; ReLU branches (He weights, at most the same bound) are
 shown alongside.
 """
 
@@ -253,8 +253,8 @@ def run(cfg: Config) -> Result:
         Claim.at_most("gd-weight-decay", f"||theta_T - theta_mu|| after T={cfg.gd_steps} GD steps with optax "
                       "add_decayed_weights <= max_i|1-eta(lambda_i+mu)|^T ||theta_mu|| + float64 floor",
                       wd["gd_bound"], wd["gd_error"]),
-        Claim.at_most("sgd-l2-equals-decoupled", f"SGD, {cfg.sgd_steps} minibatch steps, same batches: max |L2-penalty "
-                      "iterate - decoupled-decay iterate| / ||theta|| (the same update)", 0.0, wd["sgd_gap"],
+        Claim.at_most("sgd-l2-equals-decoupled", f"SGD, same minibatches: max |L2-penalty iterate - decoupled-decay "
+                      f"iterate| / ||theta|| after {cfg.sgd_steps} steps (the same update)", 0.0, wd["sgd_gap"],
                       slack=FLOAT_REL),
         Claim.at_most("adam-l2-stationary", f"Adam with the L2 penalty in its gradient ({cfg.adam_steps} steps) ends "
                       "at the penalized minimizer theta_mu: relative distance", ADAM_STATIONARY, wd["adam_l2_dist"]),
