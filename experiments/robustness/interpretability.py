@@ -166,6 +166,7 @@ def run(cfg: Config) -> Result:
         cp_gap = float(jnp.max(jnp.abs(cp_slope - grad)) / jnp.max(jnp.abs(grad)))
         sensitivity = jnp.mean(jnp.abs(interpret.input_gradient(apply_fn, params, xs)), axis=0)
         grad_x_input = jnp.mean(jnp.abs(interpret.gradient_times_input(apply_fn, params, xs)), axis=0)
+        f_point = float(f(point[None])[0])
 
     sage_rank, perm_rank = int(np.argmax(sage)), int(np.argmax(np.asarray(perm.values)))
     claims = [
@@ -212,7 +213,7 @@ def run(cfg: Config) -> Result:
             "exact": np.asarray(exact), "sampled": shown_mean, "sampled_se": shown_se,
             "n_shown": shown, "sage": sage, "perm": np.asarray(perm.values),
             "perm_se": np.asarray(perm.stderr), "grid": np.asarray(grid), "curves": np.asarray(curves),
-            "point": np.asarray(point), "grad": np.asarray(grad), "f_point": float(f(point[None])[0]),
+            "point": np.asarray(point), "grad": np.asarray(grad), "f_point": f_point,
             "sensitivity": np.asarray(sensitivity), "grad_x_input": np.asarray(grad_x_input)}
     return Result(claims, metrics, data)
 
