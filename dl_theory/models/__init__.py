@@ -4,12 +4,14 @@
   in the NTK or the standard parameterization: trained, analysed empirically and taken to infinite width;
   :func:`~dl_theory.models.mlp.dense_mlp` -- a plain MLP with any activation, laid out as a PyTorch peer holds it;
 * :mod:`~dl_theory.models.classical` -- the perceptron, maximum margin, Hopfield networks, linear models;
+* :mod:`~dl_theory.models.convolution` -- convolution arithmetic: cross-correlation and convolution, Toeplitz
+  matrices, FFT convolution, separable kernels, output shapes and parameter counts;
 * :func:`from_flax` -- a flax linen or nnx module as the same pure ``(init_fn, apply_fn)`` pair.
 """
 
-from dl_theory.models import classical
+from dl_theory.models import classical, convolution
 from dl_theory.models._flax import from_flax
 from dl_theory.models.conv import cnn
 from dl_theory.models.mlp import ACTIVATIONS, dense_mlp, mlp
 
-__all__ = ["ACTIVATIONS", "classical", "cnn", "dense_mlp", "from_flax", "mlp"]
+__all__ = ["ACTIVATIONS", "classical", "cnn", "convolution", "dense_mlp", "from_flax", "mlp"]
