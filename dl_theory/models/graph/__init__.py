@@ -1,0 +1,37 @@
+"""Graph neural networks (§5): adjacency utilities, message passing, GCNs and spectral graph signal processing.
+
+* :mod:`~dl_theory.models.graph.adjacency` -- validation, degrees, :math:`D^{-1/2}(A+I)D^{-1/2}`, edge lists,
+  node permutations;
+* :mod:`~dl_theory.models.graph.message_passing` -- dense and edge-list (segment-sum) aggregation, an MPNN layer and
+  model with invariant readouts;
+"""
+
+from dl_theory.models.graph.adjacency import (
+    EdgeList,
+    check_adjacency,
+    check_node_features,
+    degree,
+    edge_list,
+    normalized_adjacency,
+    permutation_matrix,
+    permute_graph,
+    random_permutation,
+    to_dense,
+)
+from dl_theory.models.graph.message_passing import (
+    AGGREGATIONS,
+    READOUTS,
+    add_bias,
+    aggregate,
+    aggregate_dense,
+    aggregate_edges,
+    mpnn,
+    mpnn_layer,
+    readout,
+)
+
+__all__ = [
+    "AGGREGATIONS", "READOUTS", "EdgeList", "add_bias", "aggregate", "aggregate_dense", "aggregate_edges",
+    "check_adjacency", "check_node_features", "degree", "edge_list", "mpnn", "mpnn_layer", "normalized_adjacency",
+    "permutation_matrix", "permute_graph", "random_permutation", "readout", "to_dense",
+]
