@@ -4,6 +4,8 @@
   node permutations;
 * :mod:`~dl_theory.models.graph.message_passing` -- dense and edge-list (segment-sum) aggregation, an MPNN layer and
   model with invariant readouts;
+* :mod:`~dl_theory.models.graph.spectral` -- Laplacians, the graph Fourier transform, polynomial and Chebyshev
+  filters, spectral convolution.
 """
 
 from dl_theory.models.graph.adjacency import (
@@ -29,9 +31,23 @@ from dl_theory.models.graph.message_passing import (
     mpnn_layer,
     readout,
 )
+from dl_theory.models.graph.spectral import (
+    chebyshev_filter,
+    fourier_basis,
+    gft,
+    inverse_gft,
+    laplacian,
+    monomial_to_chebyshev,
+    normalized_laplacian,
+    polynomial_filter,
+    spectral_convolution,
+    spectral_filter,
+)
 
 __all__ = [
     "AGGREGATIONS", "READOUTS", "EdgeList", "add_bias", "aggregate", "aggregate_dense", "aggregate_edges",
     "check_adjacency", "check_node_features", "degree", "edge_list", "mpnn", "mpnn_layer", "normalized_adjacency",
     "permutation_matrix", "permute_graph", "random_permutation", "readout", "to_dense",
+    "chebyshev_filter", "fourier_basis", "gft", "inverse_gft", "laplacian", "monomial_to_chebyshev",
+    "normalized_laplacian", "polynomial_filter", "spectral_convolution", "spectral_filter",
 ]
