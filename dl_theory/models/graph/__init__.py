@@ -4,6 +4,7 @@
   node permutations;
 * :mod:`~dl_theory.models.graph.message_passing` -- dense and edge-list (segment-sum) aggregation, an MPNN layer and
   model with invariant readouts;
+* :mod:`~dl_theory.models.graph.gcn` -- GCN layers and models, their infinite-width NNGP, a semi-supervised node loss;
 * :mod:`~dl_theory.models.graph.spectral` -- Laplacians, the graph Fourier transform, polynomial and Chebyshev
   filters, spectral convolution.
 """
@@ -20,6 +21,7 @@ from dl_theory.models.graph.adjacency import (
     random_permutation,
     to_dense,
 )
+from dl_theory.models.graph.gcn import gcn, gcn_layer, gcn_nngp_fn, node_loss
 from dl_theory.models.graph.message_passing import (
     AGGREGATIONS,
     READOUTS,
@@ -45,9 +47,9 @@ from dl_theory.models.graph.spectral import (
 )
 
 __all__ = [
-    "AGGREGATIONS", "READOUTS", "EdgeList", "add_bias", "aggregate", "aggregate_dense", "aggregate_edges",
-    "check_adjacency", "check_node_features", "degree", "edge_list", "mpnn", "mpnn_layer", "normalized_adjacency",
-    "permutation_matrix", "permute_graph", "random_permutation", "readout", "to_dense",
-    "chebyshev_filter", "fourier_basis", "gft", "inverse_gft", "laplacian", "monomial_to_chebyshev",
-    "normalized_laplacian", "polynomial_filter", "spectral_convolution", "spectral_filter",
+    "AGGREGATIONS", "READOUTS", "add_bias", "aggregate", "aggregate_dense", "aggregate_edges", "chebyshev_filter",
+    "check_adjacency", "check_node_features", "degree", "edge_list", "EdgeList", "fourier_basis", "gcn", "gcn_layer",
+    "gcn_nngp_fn", "gft", "inverse_gft", "laplacian", "monomial_to_chebyshev", "mpnn", "mpnn_layer", "node_loss",
+    "normalized_adjacency", "normalized_laplacian", "permutation_matrix", "permute_graph", "polynomial_filter",
+    "random_permutation", "readout", "spectral_convolution", "spectral_filter", "to_dense",
 ]
