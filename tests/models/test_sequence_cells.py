@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from dl_theory.models.sequence import bidirectional, gru, lstm, sequence_model, simple_rnn, stack, unroll
+from dl_theory.models.sequence.bptt import explicit_bptt, state_jacobian_norms
 
 B, T, D, H = 3, 7, 4, 5
 
@@ -87,30 +88,31 @@ def test_lstm_forget_bias_starts_at_one():
 
 
 def test_bptt_equals_explicit_sum_over_time(x64):
-    r"""dR/dW_ij = sum_t dR/dz_t^i phi'_t^i z_{t-1}^j with dR/dz_t accumulated backward through time."""
+    r"""jax.grad through lax.scan = the notes' sum over time dR/dW_ij = sum_t dR/dz_t^i phi'_t^i z_{t-1}^j."""
     cell = simple_rnn(H)
     p = _random(cell.init(jax.random.key(0), D))
-    x = np.asarray(_x(), np.float64)
-    target = np.asarray(jax.random.normal(jax.random.key(2), (B, T, H)))
+    target = jax.random.normal(jax.random.key(2), (B, T, H))
 
     def risk(p):
-        return 0.5 * jnp.sum((unroll(cell, p, x)[1] - target) ** 2)
+        return 0.5 * jnp.sum((unroll(cell, p, _x())[1] - target) ** 2)
 
     grad = jax.grad(risk)(p)
-    w, u, b = (np.asarray(p[k]) for k in ("W", "U", "b"))
-    z = np.zeros((B, T + 1, H))
-    for t in range(T):
-        z[:, t + 1] = np.tanh(z[:, t] @ w.T + x[:, t] @ u.T + b)
-    dphi = 1 - z[:, 1:] ** 2
-    delta = np.zeros((B, T, H))  # total dR/dz_t
-    for t in reversed(range(T)):
-        later = (delta[:, t + 1] * dphi[:, t + 1]) @ w if t + 1 < T else 0.0
-        delta[:, t] = (z[:, t + 1] - target[:, t]) + later
-    want_w = np.einsum("bti,btj->ij", delta * dphi, z[:, :-1])
-    want_u = np.einsum("bti,btk->ik", delta * dphi, x)
-    np.testing.assert_allclose(grad["W"], want_w, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(grad["U"], want_u, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(grad["b"], (delta * dphi).sum(axis=(0, 1)), rtol=1e-10, atol=1e-12)
+    want = explicit_bptt(p, _x(), unroll(cell, p, _x())[1] - target)
+    for name in ("W", "U", "b"):
+        np.testing.assert_allclose(grad[name], want[name], rtol=1e-10, atol=1e-12)
+
+
+def test_state_jacobian_norms_closed_form_and_bound(x64):
+    """Zero input and bias keep z_t = 0, so dz_T/dz_t = W^(T-t), of norm sigma^(T-t) for sigma times orthogonal W;
+    with inputs, tanh' <= 1 keeps every norm under that bound."""
+    sigma = 1.3
+    cell = simple_rnn(H, recurrent_gain=sigma)
+    p = cell.init(jax.random.key(0), D)
+    norms = state_jacobian_norms(cell, p, jnp.zeros((2, T, D)))
+    np.testing.assert_allclose(norms, np.broadcast_to(sigma ** (T - np.arange(T)), (2, T)), rtol=1e-10)
+    driven = state_jacobian_norms(cell, p, 3 * _x())
+    assert np.all(driven <= sigma ** (T - np.arange(T))[None] * (1 + 1e-12))
+    assert np.all(driven[:, 0] < 0.5 * sigma**T)
 
 
 def test_stack_is_layer_by_layer_unroll():
