@@ -114,7 +114,7 @@ def gcn_nngp_fn(hidden: Sequence[int], *, activation: str = "relu", W_std: float
         x, a = jnp.asarray(x_NxD)[None], jnp.asarray(a_hat_NxN)[None]
         return kernel_fn(x, x, "nngp", pattern=(a, a))[0, 0]
 
-    return nngp
+    return jax.jit(nngp)
 
 
 def node_loss(apply_fn: ApplyFn, x_NxD: ArrayLike, graph: ArrayLike | EdgeList,
