@@ -74,7 +74,7 @@ def _late(errors_BxT: np.ndarray) -> np.ndarray:
 def _exposure(key: jax.Array, cfg: Config) -> dict:
     k_init, k_tf1, k_tf2, k_ss, k_test = jax.random.split(key, 5)
     model = seq2seq(gru(cfg.hidden), cfg.n_states)
-    params0 = model.init(k_init, input_dim=cfg.n_states)
+    params0 = jax.jit(lambda k: model.init(k, input_dim=cfg.n_states))(k_init)  # one compiled program
     chains = lambda k, n: counting_hmm(k, n, cfg.length, cfg.n_states, cfg.jump_prob, cfg.amplitude)
 
     def logits(params, x, y, feed_prob, key=None, sample=True):
@@ -114,7 +114,7 @@ def _bidirectional(key: jax.Array, cfg: Config) -> dict:
     accuracy = {}
     for name, backward in (("unidirectional", None), ("bidirectional", gru(cfg.hidden))):
         init_fn, apply_fn = sequence_model(gru(cfg.hidden), cfg.vocab, backward=backward, readout="sequence")
-        _, params = init_fn(k_init, (1, cfg.bidi_length, cfg.vocab))
+        params = jax.jit(lambda k, init_fn=init_fn: init_fn(k, (1, cfg.bidi_length, cfg.vocab))[1])(k_init)
 
         def predict(params, tokens, apply_fn=apply_fn):
             return apply_fn(params, jax.nn.one_hot(tokens, cfg.vocab))[:, :-1]  # the last step has no target
@@ -186,14 +186,15 @@ def run(cfg: Config) -> Result:
 def plot(result: Result):
     d = result.data
     fig, (ax1, ax2, ax3) = subplots(1, 3, width=4.4, title="Sequence learning: exposure bias and bidirectionality")
-    styles = {"tf_teacher_forced": ("teacher forcing, fed the truth", "C0", "-"),
-              "tf_free_running": ("teacher forcing, run free", "C0", "--"),
-              "ss_free_running": ("scheduled sampling, run free", "C1", "--"),
-              "bayes_filter": ("Bayes filter (best free-running)", "black", ":"),
-              "bayes_free_running": ("Bayes TF rule, run free", "0.5", ":")}
-    for name, (label, color, ls) in styles.items():
+    styles = {"bayes_free_running": ("Bayes TF rule, run free", "0.75", "-", 5),
+              "bayes_teacher_forced": ("Bayes TF rule, fed the truth", "0.75", "-", 5),
+              "tf_teacher_forced": ("teacher forcing, fed the truth", "C0", "-", 1.5),
+              "tf_free_running": ("teacher forcing, run free", "C0", "--", 1.5),
+              "ss_free_running": ("scheduled sampling, run free", "C1", "--", 1.5),
+              "bayes_filter": ("Bayes filter (best free-running)", "black", ":", 1.5)}
+    for name, (label, color, ls, lw) in styles.items():
         curve = d["per_step"][name]
-        ax1.plot(np.arange(1, len(curve) + 1), curve, color=color, ls=ls, label=label)
+        ax1.plot(np.arange(1, len(curve) + 1), curve, color=color, ls=ls, lw=lw, label=label)
     ax1.set(xlabel="generated step t", ylabel="token error", title="error vs generated length")
     ax1.legend(fontsize=7)
     for name, color, label in (("tf", "C0", "teacher forcing"), ("ss", "C1", "scheduled sampling")):
