@@ -9,8 +9,8 @@ The library computes it by the forward (alpha) recursion over the blank-extended
   label of length L with r adjacent repeats (each repeat needs one blank between its copies, which removes one free
   frame); at larger T, with uniform outputs, the loss is exactly T ln K - ln binom(T + L - r, 2L);
 * the loss and its gradient equal optax.ctc_loss on a random float32 batch with padded frames and padded labels;
-  a target shorter than its minimum length L + r gives +inf (optax gives a large finite value, ~1e5 per missing
-  frame), never a negative loss;
+  a target shorter than its minimum length L + r gives +inf (optax gives a large finite value, about -log_epsilon
+  = 1e5), never a negative loss;
 * B merges repeats and then drops blanks (examples);
 * a bidirectional LSTM (the library's cells) trained with the CTC loss alone on the unsegmented token task of
   dl_theory.data.unsegmented (noisy frames, random durations and gaps, no frame positions given) decodes held-out

@@ -16,8 +16,8 @@ of length :math:`S = 2L + 1`: with :math:`\alpha_0 = \delta_{s,0}` (a virtual st
 and :math:`p(\ell \mid x) = \alpha_T(S-1) + \alpha_T(S-2)`. The skip from :math:`s-2` passes over a blank, which a
 path may only do between different labels: two equal labels in a row need a blank between them, so a target with
 :math:`r` adjacent repeats needs :math:`T \ge L + r` frames. Shorter inputs give :math:`p = 0`: the loss is
-:math:`+\infty` (``optax.ctc_loss`` returns a large finite value there, about :math:`10^5` per missing frame, from its
-``log_epsilon``). Everything runs in log space.
+:math:`+\infty` (``optax.ctc_loss`` returns a large finite value there, about :math:`-` its ``log_epsilon``
+:math:`= 10^5` plus the log-probabilities). Everything runs in log space.
 """
 
 import functools
