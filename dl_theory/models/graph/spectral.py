@@ -83,9 +83,12 @@ def polynomial_filter(l_NxN: ArrayLike, alphas: ArrayLike, x_NxD: ArrayLike) -> 
     alphas = jnp.asarray(alphas)
     if alphas.ndim != 1 or alphas.shape[0] < 1:
         raise checks.fail("alphas", "a non-empty 1-D array of coefficients", f"shape {alphas.shape}")
-    x = jnp.asarray(x_NxD)
-    out = jax.lax.fori_loop(1, alphas.shape[0], lambda i, acc: l_mat @ acc + alphas[-1 - i] * x, alphas[-1] * x)
-    return out
+    return _horner(l_mat, alphas, jnp.asarray(x_NxD))
+
+
+@jax.jit
+def _horner(l_mat: jax.Array, alphas: jax.Array, x: jax.Array) -> jax.Array:
+    return jax.lax.fori_loop(1, alphas.shape[0], lambda i, acc: l_mat @ acc + alphas[-1 - i] * x, alphas[-1] * x)
 
 
 def chebyshev_filter(l_NxN: ArrayLike, thetas: ArrayLike, x_NxD: ArrayLike, lambda_max: float) -> jax.Array:
@@ -96,8 +99,12 @@ def chebyshev_filter(l_NxN: ArrayLike, thetas: ArrayLike, x_NxD: ArrayLike, lamb
     thetas = jnp.asarray(thetas)
     if thetas.ndim != 1 or thetas.shape[0] < 1:
         raise checks.fail("thetas", "a non-empty 1-D array of coefficients", f"shape {thetas.shape}")
-    x = jnp.asarray(x_NxD)
-    scaled = lambda v: (2.0 / lambda_max) * (l_mat @ v) - v
+    return _chebyshev(l_mat, thetas, jnp.asarray(x_NxD), lambda_max)
+
+
+@jax.jit
+def _chebyshev(l_mat: jax.Array, thetas: jax.Array, x: jax.Array, lambda_max: jax.Array) -> jax.Array:
+    scaled = lambda v: (2.0 / lambda_max) * (l_mat @ v) - v  # noqa: E731
 
     def step(k, carry):
         prev, cur, acc = carry
