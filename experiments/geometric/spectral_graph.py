@@ -204,13 +204,13 @@ def plot(result: Result):
         ax2.plot(np.arange(len(lam)) / (len(lam) - 1), lam, ".-", ms=3, label=name)
     ax2.set(xlabel="index / (N − 1)", ylabel="eigenvalue of L = D − A", title="graph frequencies (λ ≥ 0)")
     ax2.legend(fontsize=7)
-    for k, prof in d["karate"]["profiles"].items():
+    for i, (k, prof) in enumerate(d["karate"]["profiles"].items()):
         hops = np.arange(len(prof))
-        vals = np.asarray(prof)
+        vals = np.asarray(prof) / max(prof)
         label = f"exp(−{d['heat_time']:g}L)" if k == "heat" else f"degree-{k} polynomial"
         (line,) = ax3.semilogy(hops[vals > 0], vals[vals > 0], "o-", ms=4, label=label)
-        ax3.plot(hops[vals == 0], np.full((vals == 0).sum(), 1e-17), "x", color=line.get_color())
-    ax3.set(xlabel="hop distance d(u, v)", ylabel="max |filter_uv|  (x: exactly 0)",
+        ax3.plot(hops[vals == 0], np.full((vals == 0).sum(), 10.0 ** (-16 - i)), "x", color=line.get_color())
+    ax3.set(xlabel="hop distance d(u, v)", ylabel="max |filter_uv| / max |filter|  (x: exactly 0)",
             title="karate: K-hop locality of p(L)")
     ax3.legend(fontsize=7)
     return fig
