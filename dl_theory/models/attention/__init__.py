@@ -29,7 +29,7 @@ from dl_theory.models.attention.linear import (
     linear_attention_step,
     linear_state_init,
 )
-from dl_theory.models.attention.multihead import check_heads, multihead_attention
+from dl_theory.models.attention.multihead import check_heads, multihead_attention, multihead_weights
 from dl_theory.models.attention.positions import add_sinusoidal, learned_positions, sinusoidal
 from dl_theory.models.attention.transformer import causal_lm, layer_norm, patches, transformer_block, vit
 
@@ -38,5 +38,6 @@ __all__ = [
     "check_qkv", "dot_product_attention", "elu_feature_map", "key_padding_mask", "kv_cache_attention",
     "kv_cache_init", "kv_cache_step", "layer_norm", "learned_positions", "linear_attention",
     "linear_attention_recurrent", "linear_attention_step", "linear_state_init", "multihead_attention",
+    "multihead_weights",
     "padding_mask", "patches", "sinusoidal", "transformer_block", "vit",
 ]

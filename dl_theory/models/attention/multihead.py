@@ -21,7 +21,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from dl_theory import checks
-from dl_theory.models.attention.dot_product import dot_product_attention
+from dl_theory.models.attention.dot_product import attention_weights, dot_product_attention
 from dl_theory.typing import Model, Params, Shape
 
 
@@ -77,13 +77,25 @@ def multihead_attention(num_heads: int, width: int, *, out_features: int | None 
 
     def apply_fn(params: Params, x_BxTxD: ArrayLike, context: ArrayLike | None = None, *,
                  mask: ArrayLike | None = None, is_causal: bool = False, **kwargs) -> jax.Array:
-        x = jnp.asarray(x_BxTxD)
-        c = x if context is None else jnp.asarray(context)
-        _last_axis("x", x.shape, params["query"]["kernel"].shape[0])
-        _last_axis("context", c.shape, params["key"]["kernel"].shape[0])
-        q, k, v = (jnp.einsum("btd,dhk->bthk", a, params[name]["kernel"]) + params[name]["bias"][None, None]
-                   for a, name in ((x, "query"), (c, "key"), (c, "value")))
+        q, k, v = _project(params, x_BxTxD, context)
         heads = dot_product_attention(q, k, v, mask, is_causal=is_causal, implementation=implementation)
         return jnp.einsum("bthk,hko->bto", heads, params["out"]["kernel"]) + params["out"]["bias"][None, None]
 
     return Model(init_fn, apply_fn)
+
+
+def _project(params: Params, x_BxTxD: ArrayLike, context: ArrayLike | None) -> tuple[jax.Array, ...]:
+    """Per-head queries from ``x`` and keys and values from ``context`` (default ``x``)."""
+    x = jnp.asarray(x_BxTxD)
+    c = x if context is None else jnp.asarray(context)
+    _last_axis("x", x.shape, params["query"]["kernel"].shape[0])
+    _last_axis("context", c.shape, params["key"]["kernel"].shape[0])
+    return tuple(jnp.einsum("btd,dhk->bthk", a, params[name]["kernel"]) + params[name]["bias"][None, None]
+                 for a, name in ((x, "query"), (c, "key"), (c, "value")))
+
+
+def multihead_weights(params: Params, x_BxTxD: ArrayLike, context: ArrayLike | None = None, *,
+                      mask: ArrayLike | None = None, is_causal: bool = False) -> jax.Array:
+    """The attention weights ``(B, H, T, S)`` of :func:`multihead_attention` with ``params`` (for inspection)."""
+    q, k, _ = _project(params, x_BxTxD, context)
+    return attention_weights(q, k, mask, is_causal=is_causal)
