@@ -33,6 +33,7 @@ def test_gcn_matches_dense_formula(x64, key):
     # the same network with the propagation matrix given as an edge list
     unnormalized = gcn((6,), 3, normalize=False)[1]
     np.testing.assert_allclose(np.asarray(unnormalized(params, x, graph=adj.edge_list(a_hat))), want, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(apply(params, x, graph=adj.edge_list(a))), want, rtol=1e-12)
 
 
 @pytest.mark.parametrize("readout_kind", [None, "sum", "mean"])

@@ -38,6 +38,13 @@ def test_normalized_adjacency_matches_formula(x64):
     np.testing.assert_allclose(no_loops, np.diag(deg_pos.astype(float)) - lap, atol=1e-13)
 
 
+def test_normalized_edges_match_dense(x64):
+    a = _random_graph(5, weighted=True)
+    for loops in (True, False):
+        dense = np.asarray(adj.to_dense(adj.normalized_edges(adj.edge_list(a), self_loops=loops)))
+        np.testing.assert_allclose(dense, np.asarray(adj.normalized_adjacency(a, self_loops=loops)), rtol=1e-13)
+
+
 def test_edge_list_round_trip():
     a = _random_graph(1, weighted=True)
     e = adj.edge_list(a)

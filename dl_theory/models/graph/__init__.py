@@ -16,6 +16,7 @@ from dl_theory.models.graph.adjacency import (
     degree,
     edge_list,
     normalized_adjacency,
+    normalized_edges,
     permutation_matrix,
     permute_graph,
     random_permutation,
@@ -50,6 +51,6 @@ __all__ = [
     "AGGREGATIONS", "READOUTS", "add_bias", "aggregate", "aggregate_dense", "aggregate_edges", "chebyshev_filter",
     "check_adjacency", "check_node_features", "degree", "edge_list", "EdgeList", "fourier_basis", "gcn", "gcn_layer",
     "gcn_nngp_fn", "gft", "inverse_gft", "laplacian", "monomial_to_chebyshev", "mpnn", "mpnn_layer", "node_loss",
-    "normalized_adjacency", "normalized_laplacian", "permutation_matrix", "permute_graph", "polynomial_filter",
-    "random_permutation", "readout", "spectral_convolution", "spectral_filter", "to_dense",
+    "normalized_adjacency", "normalized_edges", "normalized_laplacian", "permutation_matrix", "permute_graph",
+    "polynomial_filter", "random_permutation", "readout", "spectral_convolution", "spectral_filter", "to_dense",
 ]

@@ -23,6 +23,7 @@ from jax.typing import ArrayLike
 from dl_theory import checks
 
 __all__ = ["EdgeList", "check_adjacency", "check_node_features", "degree", "edge_list", "normalized_adjacency",
+           "normalized_edges",
            "permutation_matrix", "permute_graph", "random_permutation", "to_dense"]
 
 
@@ -91,6 +92,20 @@ def normalized_adjacency(a_NxN: ArrayLike, *, self_loops: bool = True) -> jax.Ar
     d = jnp.sum(a, axis=-1)
     inv_sqrt = jnp.where(d > 0, 1.0 / jnp.sqrt(jnp.where(d > 0, d, 1.0)), 0.0)
     return inv_sqrt[..., :, None] * a * inv_sqrt[..., None, :]
+
+
+def normalized_edges(edges: EdgeList, *, self_loops: bool = True) -> EdgeList:
+    r""":func:`normalized_adjacency` in edge-list form: self loops appended (``self_loops``) and every weight
+    :math:`w_{uv}` divided by :math:`\sqrt{d_u d_v}` (degrees from ``jax.ops.segment_sum``; an undirected graph
+    lists each edge in both directions)."""
+    senders, receivers, weights = edges.senders, edges.receivers, jnp.asarray(edges.weights)
+    if self_loops:
+        loops = jnp.arange(edges.n_nodes, dtype=jnp.result_type(senders))
+        senders, receivers = jnp.concatenate([senders, loops]), jnp.concatenate([receivers, loops])
+        weights = jnp.concatenate([weights, jnp.ones(edges.n_nodes, weights.dtype)])
+    d = jax.ops.segment_sum(weights, receivers, num_segments=edges.n_nodes)
+    inv_sqrt = jnp.where(d > 0, 1.0 / jnp.sqrt(jnp.where(d > 0, d, 1.0)), 0.0)
+    return EdgeList(senders, receivers, weights * inv_sqrt[senders] * inv_sqrt[receivers], edges.n_nodes)
 
 
 def edge_list(a_NxN: ArrayLike) -> EdgeList:

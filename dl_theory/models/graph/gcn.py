@@ -25,7 +25,7 @@ from jax.typing import ArrayLike
 
 from dl_theory import checks, stax
 from dl_theory.losses import softmax_cross_entropy
-from dl_theory.models.graph.adjacency import EdgeList, normalized_adjacency
+from dl_theory.models.graph.adjacency import EdgeList, normalized_adjacency, normalized_edges
 from dl_theory.models.graph.message_passing import READOUTS, add_bias, aggregate, readout
 from dl_theory.models.mlp import activation_layer
 from dl_theory.typing import ApplyFn, LossFn, Params, Shape
@@ -66,7 +66,7 @@ def gcn(hidden: Sequence[int], out_dim: int, *, activation: str = "relu", W_std:
       activation: a key of :data:`ACTIVATIONS`.
       W_std, last_W_std: weight scales of the hidden and last layers.
       readout_kind: ``None`` (node outputs ``(..., N, out_dim)``) or one of ``'sum'``, ``'mean'``, ``'max'``.
-      normalize: ``apply_fn(params, x, graph=A)`` builds :math:`\\hat A` from a dense adjacency ``A``; with
+      normalize: ``apply_fn(params, x, graph=A)`` builds :math:`\\hat A` from ``A`` (dense or an edge list); with
         ``False`` the ``graph`` is used as the propagation matrix itself (dense or an edge list).
 
     Returns:
@@ -86,10 +86,11 @@ def gcn(hidden: Sequence[int], out_dim: int, *, activation: str = "relu", W_std:
         return (shape[:-2] + shape[-1:] if readout_kind else shape), params
 
     def apply_fn(params: Params, x_NxD: ArrayLike, *, graph: ArrayLike | EdgeList) -> jax.Array:
-        prop = normalized_adjacency(graph) if normalize else graph
+        if normalize:
+            graph = normalized_edges(graph) if isinstance(graph, EdgeList) else normalized_adjacency(graph)
         h = jnp.asarray(x_NxD)
         for (_, apply), p in zip(layers, params, strict=True):
-            h = apply(p, h, graph=prop)
+            h = apply(p, h, graph=graph)
         return readout(h, readout_kind) if readout_kind else h
 
     return init_fn, apply_fn
