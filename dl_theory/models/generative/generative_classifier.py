@@ -57,9 +57,11 @@ def class_posterior(clf: GaussianClassifier, x_NxD: ArrayLike) -> jax.Array:
     r""":math:`p(y=1|x_n)` by Bayes' rule on the two class densities (each
     :func:`jax.scipy.stats.multivariate_normal.logpdf`, normalized with log-sum-exp), shape ``(N,)``."""
     x_NxD = jnp.asarray(x_NxD)
-    logpdf = jax.scipy.stats.multivariate_normal.logpdf
-    joint_Nx2 = jnp.stack([logpdf(x_NxD, clf.means_2xD[k], clf.cov_DxD) for k in (0, 1)], axis=1)
-    joint_Nx2 = joint_Nx2 + jnp.log(clf.priors_2)
+    def log_joint_2(x_D):
+        logpdf = jax.scipy.stats.multivariate_normal.logpdf
+        return jnp.stack([logpdf(x_D, clf.means_2xD[k], clf.cov_DxD) for k in (0, 1)]) + jnp.log(clf.priors_2)
+
+    joint_Nx2 = jax.vmap(log_joint_2)(x_NxD)
     return jnp.exp(joint_Nx2[:, 1] - jax.nn.logsumexp(joint_Nx2, axis=1))
 
 

@@ -44,7 +44,7 @@ def log_likelihood(model: LinearGaussian, x_NxD: ArrayLike) -> jax.Array:
     r""":math:`\ln\mathcal N(x_n; \mu, WW^\top + \Psi)` per row, shape ``(N,)`` (through a Cholesky factor)."""
     x_NxD = jnp.asarray(x_NxD)
     chol_DxD = jnp.linalg.cholesky(marginal_covariance(model))
-    white_DxN = jax.scipy.linalg.solve_triangular(chol_DxD, (x_NxD - model.mean_D).T, lower=True)
+    white_DxN = jax.scipy.linalg.solve_triangular(chol_DxD, (x_NxD - model.mean_D[None]).T, lower=True)
     log_det = 2.0 * jnp.sum(jnp.log(jnp.diag(chol_DxD)))
     return -0.5 * (x_NxD.shape[1] * jnp.log(2 * jnp.pi) + log_det + jnp.sum(white_DxN**2, axis=0))
 
@@ -56,7 +56,7 @@ def posterior(model: LinearGaussian, x_NxD: ArrayLike) -> tuple[jax.Array, jax.A
     w_DxM, psi_D = model.loading_DxM, model.noise_var_D
     scaled_DxM = w_DxM / psi_D[:, None]
     g_MxM = jnp.linalg.inv(jnp.eye(w_DxM.shape[1], dtype=w_DxM.dtype) + w_DxM.T @ scaled_DxM)
-    return (x_NxD - model.mean_D) @ scaled_DxM @ g_MxM, g_MxM
+    return (x_NxD - model.mean_D[None]) @ scaled_DxM @ g_MxM, g_MxM
 
 
 def sample(key: jax.Array, model: LinearGaussian, n: int) -> tuple[jax.Array, jax.Array]:
@@ -65,8 +65,8 @@ def sample(key: jax.Array, model: LinearGaussian, n: int) -> tuple[jax.Array, ja
     k_z, k_eta = jax.random.split(key)
     d, m = model.loading_DxM.shape
     z_NxM = jax.random.normal(k_z, (n, m), model.loading_DxM.dtype)
-    eta_NxD = jnp.sqrt(model.noise_var_D) * jax.random.normal(k_eta, (n, d), model.loading_DxM.dtype)
-    return model.mean_D + z_NxM @ model.loading_DxM.T + eta_NxD, z_NxM
+    eta_NxD = jnp.sqrt(model.noise_var_D)[None] * jax.random.normal(k_eta, (n, d), model.loading_DxM.dtype)
+    return model.mean_D[None] + z_NxM @ model.loading_DxM.T + eta_NxD, z_NxM
 
 
 def ppca(x_NxD: ArrayLike, latent_dim: int) -> LinearGaussian:
@@ -82,7 +82,7 @@ def ppca(x_NxD: ArrayLike, latent_dim: int) -> LinearGaussian:
     eigval_D, eigvec_DxD = jnp.linalg.eigh(cov_DxD)
     eigval_D, eigvec_DxD = eigval_D[::-1], eigvec_DxD[:, ::-1]
     sigma2 = jnp.mean(eigval_D[latent_dim:])
-    w_DxM = eigvec_DxD[:, :latent_dim] * jnp.sqrt(jnp.maximum(eigval_D[:latent_dim] - sigma2, 0.0))
+    w_DxM = eigvec_DxD[:, :latent_dim] * jnp.sqrt(jnp.maximum(eigval_D[None, :latent_dim] - sigma2, 0.0))
     return LinearGaussian(mean_D, w_DxM, jnp.full(x_NxD.shape[1], sigma2))
 
 
@@ -143,5 +143,5 @@ def _data(name: str, x_NxD: ArrayLike, latent_dim: int) -> tuple[jax.Array, int]
 def _moments(x_NxD: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Sample mean and the maximum-likelihood covariance (divided by N)."""
     mean_D = jnp.mean(x_NxD, axis=0)
-    centred_NxD = x_NxD - mean_D
+    centred_NxD = x_NxD - mean_D[None]
     return mean_D, centred_NxD.T @ centred_NxD / x_NxD.shape[0]
