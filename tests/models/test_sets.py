@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dl_theory.models.graph.sets import deep_sets, equivariant_layer, equivariant_net, pool
+from dl_theory.models.graph.sets import deep_sets, equivariant_layer, equivariant_net, pool, rounding_bound
 
 NUMPY_POOL = {"sum": np.sum, "mean": np.mean, "max": np.max}
 
@@ -82,3 +82,21 @@ def test_bad_input_raises(key):
         deep_sets((4,), 2, (4,), 1, pooling="median")
     with pytest.raises(ValueError, match="x_BxNxD must be"):
         pool(jnp.ones(3))
+
+
+def test_rounding_bound_closed_form_and_holds(key):
+    w = jax.random.normal(key, (4, 3))
+    x = jax.random.normal(jax.random.key(1), (5, 4))
+    u = float(jnp.finfo(jnp.float32).eps) / 2
+    bound = rounding_bound(lambda p, v: v @ p, w, x, 6)
+    np.testing.assert_allclose(bound, 2 * 6 * u / (1 - 6 * u) * (np.abs(x) @ np.abs(w)), rtol=1e-6)
+    model = deep_sets((16,), 16, (16,), 2, pooling="sum")
+    x = jax.random.normal(key, (1, 300, 3))
+    _, params = model.init(jax.random.key(2), x.shape)
+    ref = model.apply(params, x)
+    bound = rounding_bound(model.apply, params, x, 300 + 1 + 4 * 18)
+    for i in range(5):
+        perm = np.random.default_rng(i).permutation(300)
+        assert np.all(np.abs(model.apply(params, x[:, perm]) - ref) <= bound)
+    with pytest.raises(ValueError, match="n_terms must be"):
+        rounding_bound(model.apply, params, x, 10**8)
