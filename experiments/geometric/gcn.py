@@ -6,6 +6,10 @@ a permutation matrix P maps A to PAPᵀ and Â to PÂPᵀ, so the network is equ
 notes' form), and a sum or mean over the nodes is invariant. Both are checked exactly in float64 over random
 permutations; a control permutes X but not A and must change the output (the check has power).
 
+The degrees in Â are those of A + I (D̃ = D + I); with them Â has eigenvalues in (−1, 1] and top eigenvalue exactly 1
+(eigenvector D̃^{1/2}1), so repeated propagation neither blows up nor vanishes. The notes' D^{-1/2}(A+I)D^{-1/2}, read
+with the degrees of A, lacks that normalization (its top eigenvalue is reported as a metric).
+
 Node classification: Zachary's karate club with one-hot node features (no information beyond identity), a few
 labelled members per faction drawn at random on every split, accuracy on all other members. Both factions have 17
 members, so a predictor without graph information is right with probability 1/2 on every held-out node. The claim is
@@ -134,6 +138,11 @@ def run(cfg: Config) -> Result:
     a, labels = (np.asarray(v) for v in karate_club())
     n = a.shape[0]
     eq = _equivariance(k_eq, a, cfg.n_permutations)
+    with jax.enable_x64(True):
+        a_hat = np.asarray(normalized_adjacency(jnp.asarray(a, jnp.float64)))
+    spectrum = np.linalg.eigvalsh(a_hat)
+    d = a.sum(1)
+    notes_form_top = float(np.linalg.eigvalsh((a + np.eye(n)) / np.sqrt(np.outer(d, d)))[-1])
 
     labelled = _splits(np.random.default_rng(cfg.seed), labels, cfg.labelled_per_faction, cfg.n_splits)
     held_out = np.ones((cfg.n_splits, n), bool)
@@ -160,6 +169,10 @@ def run(cfg: Config) -> Result:
                       EXACT, eq["sum"]),
         Claim.at_most("mean-readout-invariance", "max |mean_v f(PX, PAPᵀ)_v − mean_v f(X, A)_v| / max|·| (float64)",
                       EXACT, eq["mean"]),
+        Claim.close("normalized-adjacency-top-eigenvalue", "largest eigenvalue of Â = D̃^{-1/2}(A + I)D̃^{-1/2} "
+                    "on the karate club (float64)", 1.0, float(spectrum[-1]), atol=EXACT),
+        Claim.at_least("normalized-adjacency-above-minus-one", "smallest eigenvalue of Â + 1 (> 0: the spectrum "
+                       "lies in (−1, 1])", 1e-6, float(spectrum[0] + 1.0)),
         Claim.at_least("karate-accuracy", f"karate club, {cfg.labelled_per_faction} labelled members per faction, "
                        f"accuracy on the {n_held} held-out nodes of {cfg.n_splits} random splits >= 1/2 + "
                        f"{K_SE:g} binomial SEs of the no-graph null", bar, acc_gcn),
@@ -170,6 +183,8 @@ def run(cfg: Config) -> Result:
                       "stax.Aggregate's kernel_fn", K_SE, float(np.max(np.abs(z)))),
     ]
     metrics = {
+        "a_hat_spectrum_min_max": [float(spectrum[0]), float(spectrum[-1])],
+        "notes_form_degrees_of_A_top_eigenvalue": notes_form_top,
         "equivariance_rel_error": eq["node"], "sum_readout_rel_error": eq["sum"],
         "mean_readout_rel_error": eq["mean"], "control_X_only_rel_change": eq["control_X_only"],
         "accuracy_gcn": acc_gcn, "accuracy_features_only": acc_base, "accuracy_bar": bar, "n_held_out": n_held,
