@@ -121,14 +121,14 @@ def _distributions(p_xK: ArrayLike, q_xK: ArrayLike) -> tuple[jax.Array, jax.Arr
 
 def monte_carlo_kl(key: jax.Array, sample_p: Callable[[jax.Array, int], jax.Array],
                    log_p: Callable[[jax.Array], jax.Array], log_q: Callable[[jax.Array], jax.Array],
-                   n_samples: int) -> tuple[float, float]:
+                   n_samples: int) -> tuple[np.ndarray, np.ndarray]:
     r"""Monte-Carlo :math:`\mathrm{KL}(p\|q) \approx \frac1N\sum_i[\ln p(x_i) - \ln q(x_i)]`, :math:`x_i \sim p`
-    i.i.d. by ``sample_p(key, n_samples)``; ``log_p``/``log_q`` map the samples to one log-density each. Returns the
-    estimate and its standard error :math:`s/\sqrt N` (unbiased; central limit theorem)."""
+    i.i.d. by ``sample_p(key, n_samples)``; ``log_p``/``log_q`` map the samples to log-densities of shape ``(N, ...)``
+    (trailing axes: several pairs at once). Returns the estimates and their standard errors :math:`s/\sqrt N`
+    (unbiased; central limit theorem), of the trailing shape."""
     n_samples = checks.at_least(2)("n_samples", n_samples)
     x = sample_p(key, n_samples)
-    estimate, stderr = mean_and_stderr(np.asarray(log_p(x) - log_q(x), np.float64))
-    return float(estimate), float(stderr)
+    return mean_and_stderr(np.asarray(log_p(x) - log_q(x), np.float64))
 
 
 def mixture_log_prob(x_N: ArrayLike, weights_K: ArrayLike, means_K: ArrayLike, vars_K: ArrayLike) -> jax.Array:
