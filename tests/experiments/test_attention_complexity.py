@@ -8,7 +8,7 @@ import pytest
 from dl_theory.experiment.config import ConfigError
 from experiments.attention import attention_complexity as ac
 
-TIMED = {"softmax-time-quadratic", "rnn-time-linear", "linear-time-linear"}
+TIMED = {"softmax-time-quadratic"}
 
 
 def test_attention_complexity_cost_claims_hold():
