@@ -67,7 +67,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(max_frames=6, n_test=300, n_steps=2000)
+        return cls(max_frames=5, n_test=300, n_steps=1500)
 
 
 def _brute_force(logprobs_TxK: np.ndarray, label: tuple[int, ...]) -> tuple[float, int]:
