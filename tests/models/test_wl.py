@@ -28,7 +28,7 @@ def _dict_refinement(a, rounds):
 
 @pytest.mark.filterwarnings("ignore:The hashes produced")
 def test_equivalence_matches_networkx_wl_hash_equality():
-    graphs = random_graphs(0, 40, 6, 6)
+    graphs = random_graphs(0, 25, 6, 6)
     pairs = [wl_pair(name) for name in WL_PAIRS]
     hashes = [nx.weisfeiler_lehman_graph_hash(nx.from_numpy_array(a), iterations=6) for a in graphs]
     equal_hash = np.array([[h == g for g in hashes] for h in hashes])
@@ -37,7 +37,7 @@ def test_equivalence_matches_networkx_wl_hash_equality():
     histograms = np.sort(colors, axis=1)
     equal_colors = np.all(histograms[:, None, :] == histograms[None, :, :], axis=-1)
     np.testing.assert_array_equal(equal_colors, equal_hash)
-    assert 40 < equal_hash.sum() < 40 * 40  # both outcomes occur
+    assert 25 < equal_hash.sum() < 25 * 25  # both outcomes occur
     for a1, a2 in pairs:
         h1, h2 = (nx.weisfeiler_lehman_graph_hash(nx.from_numpy_array(a), iterations=8) for a in (a1, a2))
         assert (h1 == h2) and wl_equivalent(a1, a2)
