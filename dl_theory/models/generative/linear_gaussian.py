@@ -101,6 +101,14 @@ def factor_analysis_em(key: jax.Array, x_NxD: ArrayLike, latent_dim: int, *, n_i
     Raises:
       ValueError: if ``latent_dim`` is not in ``[1, D)``, there are fewer than two rows or ``n_iter`` < 1.
     """
+    return factor_analysis_em_trace(key, x_NxD, latent_dim, n_iter=n_iter, isotropic=isotropic)[0]
+
+
+def factor_analysis_em_trace(key: jax.Array, x_NxD: ArrayLike, latent_dim: int, *, n_iter: int = 500,
+                             isotropic: bool = False) -> tuple[LinearGaussian, jax.Array]:
+    r""":func:`factor_analysis_em` and the mean log-likelihood after every step, shape ``(n_iter,)``, from
+    :math:`S`: :math:`-\tfrac12[D\ln 2\pi + \ln\det C + \operatorname{tr}(C^{-1}S)]`, :math:`C = WW^\top + \Psi`
+    (the mean at its maximum-likelihood value, the sample mean)."""
     x_NxD, latent_dim = _data("x_NxD", x_NxD, latent_dim)
     n_iter = checks.count("n_iter", n_iter)
     mean_D, cov_DxD = _moments(x_NxD)
@@ -111,10 +119,15 @@ def factor_analysis_em(key: jax.Array, x_NxD: ArrayLike, latent_dim: int, *, n_i
         psi_D = jnp.full_like(psi_D, jnp.mean(psi_D))
 
     def step(carry, _):
-        return _em_step(*carry, cov_DxD, isotropic), None
+        w_DxM, psi_D = _em_step(*carry, cov_DxD, isotropic)
+        chol_DxD = jnp.linalg.cholesky(w_DxM @ w_DxM.T + jnp.diag(psi_D))
+        trace_term = jnp.trace(jax.scipy.linalg.cho_solve((chol_DxD, True), cov_DxD))
+        log_det = 2.0 * jnp.sum(jnp.log(jnp.diag(chol_DxD)))
+        mean_ll = -0.5 * (cov_DxD.shape[0] * jnp.log(2 * jnp.pi) + log_det + trace_term)
+        return (w_DxM, psi_D), mean_ll
 
-    (w_DxM, psi_D), _ = jax.lax.scan(step, (w_DxM, psi_D), None, length=n_iter)
-    return LinearGaussian(mean_D, w_DxM, psi_D)
+    (w_DxM, psi_D), trace = jax.lax.scan(step, (w_DxM, psi_D), None, length=n_iter)
+    return LinearGaussian(mean_D, w_DxM, psi_D), trace
 
 
 def _em_step(w_DxM: jax.Array, psi_D: jax.Array, cov_DxD: jax.Array, isotropic: bool) -> tuple[jax.Array, jax.Array]:
