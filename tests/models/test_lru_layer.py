@@ -22,7 +22,7 @@ from dl_theory.models.sequence.lru import eigenvalues, lru, lru_block, lru_model
 floats = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(nu=floats, phi=st.floats(-1e6, 1e6))
 def test_modulus_never_exceeds_one(nu, phi):
     """|lambda| = exp(-exp(nu)) <= 1 for every float (< 1 unless exp(nu) is below float64 resolution at 1); the
@@ -87,7 +87,7 @@ def test_depth_and_work_counts(length):
 
 def test_lru_layer_equals_its_definition(x64):
     init_fn, apply_fn = lru(6, r_min=0.5, r_max=0.9, max_phase=1.0)
-    shape, p = init_fn(jax.random.key(0), (2, 11, 3))
+    shape, p = jax.jit(init_fn, static_argnums=1)(jax.random.key(0), (2, 11, 3))
     apply_fn = jax.jit(apply_fn)
     u = np.asarray(jax.random.normal(jax.random.key(1), (2, 11, 3)))
     lam = np.exp(-np.exp(np.asarray(p["nu"])) + 1j * np.asarray(p["phi"]))
@@ -102,20 +102,20 @@ def test_lru_layer_equals_its_definition(x64):
     np.testing.assert_allclose(jax.jit(lru(6, parallel=False).apply)(p, u), y, rtol=1e-10, atol=1e-12)
     assert shape == (2, 11, 3)
     assert all(not jnp.iscomplexobj(v) for v in jax.tree.leaves(p))
-    grads = jax.grad(lambda q: jnp.sum(apply_fn(q, u) ** 2))(p)
+    grads = jax.jit(jax.grad(lambda q: jnp.sum(apply_fn(q, u) ** 2)))(p)
     assert all(not jnp.iscomplexobj(g) and bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads))
 
 
 def test_block_is_residual_and_model_shapes():
     init_fn, apply_fn = lru_block(4, parallel=False)
-    _, p = init_fn(jax.random.key(0), (2, 5, 3))
+    _, p = jax.jit(init_fn, static_argnums=1)(jax.random.key(0), (2, 5, 3))
     apply_fn = jax.jit(apply_fn)
     u = jax.random.normal(jax.random.key(1), (2, 5, 3))
-    zero = {**p, "glu_1": jax.tree.map(jnp.zeros_like, p["glu_1"])}
+    zero = {**p, "glu_1": {"w": np.zeros((3, 3), np.float32), "b": np.zeros(3, np.float32)}}
     np.testing.assert_array_equal(apply_fn(zero, u), u)
     model = lru_model(4, 8, 2, 3, pool="last")
-    shape, params = model.init(jax.random.key(0), (-1, 5, 2))
-    assert shape == (-1, 3) and jax.eval_shape(model.apply, params, u[..., :2]).shape == (2, 3)
+    params = jax.eval_shape(lambda k: model.init(k, (-1, 5, 2))[1], jax.random.key(0))
+    assert jax.eval_shape(model.apply, params, u[..., :2]).shape == (2, 3)
 
 
 @pytest.mark.parametrize("make,match", [
