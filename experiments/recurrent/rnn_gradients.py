@@ -7,7 +7,7 @@ Three parts.
    :math:`\partial R/\partial w_{ij} = \sum_t \partial R/\partial z_t^i\, \varphi'(a_t^i)\, z_{t-1}^j` (and the same
    for U and b), computed independently in NumPy float64 with the total derivative
    :math:`\partial R/\partial z_t` accumulated backward. The notes write the last factor as :math:`z_t^{t-1}`; it
-   is :math:`z_{t-1}^j`.
+   is :math:`z_{t-1}^j`, and their :math:`\partial R/\partial u_{ik}` repeats :math:`\varphi'`, which appears once.
 2. The backward flow :math:`\partial z_T/\partial z_t = \prod_{r=t+1}^T S(a_r) W` (measured by autodiff) against the
    bound :math:`\sigma_{\max}(W)^{T-t}` at every t, for W a multiple sigma of a random orthogonal matrix (so that
    :math:`\sigma_{\max}(W) = \sigma`). Below 1 the flow vanishes geometrically. Above 1 it grows in the
