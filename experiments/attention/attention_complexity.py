@@ -233,7 +233,9 @@ def plot(result: Result):
         _with_slope(axes[2], d["gen_ns"], d["gen_time"][m], theory, m)
     axes[2].set(xscale="log", yscale="log", xlabel="tokens generated n", ylabel="seconds (fastest repeat)",
                 title="generating n tokens")
-    for ax in axes:
+    for ax, x in zip(axes, (d["ns"], d["ns"], d["gen_ns"]), strict=True):
+        ax.minorticks_off()
+        ax.set_xticks(x, [str(int(v)) for v in x])
         ax.legend(fontsize=7)
     return fig
 
