@@ -3,7 +3,8 @@
 ``import dl_theory as nt`` gives the public names of neural-tangents (``stax``, ``empirical_ntk_fn``,
 ``monte_carlo_kernel_fn``, ``predict``, ``batch``, ``linearize``, ``taylor_expand``) on modern JAX, plus the packages
 of the analysis (``kernels``, ``dynamics``, ``curvature``, ``optim``, ``generalization``, ``regularization``,
-``robustness``, ``interpret``, ``fairness``, ``models``, ``losses``) and the older short names ``hessian``, ``spectral``, ``convergence`` and ``pac_bayes``.
+``robustness``, ``interpret``, ``fairness``, ``models``, ``losses``) and the older short names ``hessian``,
+``spectral``, ``convergence`` and ``pac_bayes``.
 
 Names are imported on first use (PEP 562), so that ``dl-theory list`` and other light commands do not pay for
 importing JAX.
@@ -28,9 +29,9 @@ _NAMES = {
     "convergence": "dl_theory.optim",
     "pac_bayes": "dl_theory.generalization",
 }
-_PACKAGES = ("checks", "curvature", "data", "dynamics", "experiment", "fairness", "generalization", "interpret", "kernels",
-             "losses", "models", "optim", "predict", "regularization", "robustness", "stats", "stax", "theory",
-             "training", "tree", "typing")
+_PACKAGES = ("checks", "curvature", "data", "dynamics", "experiment", "fairness", "generalization", "interpret",
+             "kernels", "losses", "models", "optim", "predict", "regularization", "robustness", "stats", "stax",
+             "theory", "training", "tree", "typing")
 
 __all__: list[str] = sorted([*_NAMES, *_PACKAGES])
 

@@ -6,12 +6,17 @@
 * :mod:`~dl_theory.models.classical` -- the perceptron, maximum margin, Hopfield networks, linear models;
 * :mod:`~dl_theory.models.convolution` -- convolution arithmetic: cross-correlation and convolution, Toeplitz
   matrices, FFT convolution, separable kernels, output shapes and parameter counts;
+* :mod:`~dl_theory.models.sequence` -- RNN/LSTM/GRU cells, the LRU, CTC and seq2seq (§9);
+* :mod:`~dl_theory.models.graph` -- message passing, GCNs, spectral filters, DeepSets, 1-WL (§5);
+* :mod:`~dl_theory.models.attention` -- attention, transformers, ViT, linear attention (§10);
+* :mod:`~dl_theory.models.generative` -- divergences and linear-Gaussian latent models (§7);
 * :func:`from_flax` -- a flax linen or nnx module as the same pure ``(init_fn, apply_fn)`` pair.
 """
 
-from dl_theory.models import classical, convolution
+from dl_theory.models import attention, classical, convolution, generative, graph, sequence
 from dl_theory.models._flax import from_flax
 from dl_theory.models.conv import cnn
 from dl_theory.models.mlp import ACTIVATIONS, dense_mlp, mlp
 
-__all__ = ["ACTIVATIONS", "classical", "cnn", "convolution", "dense_mlp", "from_flax", "mlp"]
+__all__ = ["ACTIVATIONS", "attention", "classical", "cnn", "convolution", "dense_mlp", "from_flax", "generative",
+           "graph", "mlp", "sequence"]

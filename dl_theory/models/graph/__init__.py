@@ -6,7 +6,9 @@
   model with invariant readouts;
 * :mod:`~dl_theory.models.graph.gcn` -- GCN layers and models, their infinite-width NNGP, a semi-supervised node loss;
 * :mod:`~dl_theory.models.graph.spectral` -- Laplacians, the graph Fourier transform, polynomial and Chebyshev
-  filters, spectral convolution.
+  filters, spectral convolution;
+* :mod:`~dl_theory.models.graph.sets` -- DeepSets: invariant and equivariant set models, pooling with masks;
+* :mod:`~dl_theory.models.graph.wl` -- 1-WL colour refinement and the cycle counts it cannot see.
 """
 
 from dl_theory.models.graph.adjacency import (
@@ -34,6 +36,15 @@ from dl_theory.models.graph.message_passing import (
     mpnn_layer,
     readout,
 )
+from dl_theory.models.graph.sets import (
+    POOLINGS,
+    check_set_mask,
+    deep_sets,
+    equivariant_layer,
+    equivariant_net,
+    pool,
+    rounding_bound,
+)
 from dl_theory.models.graph.spectral import (
     chebyshev_filter,
     fourier_basis,
@@ -46,11 +57,14 @@ from dl_theory.models.graph.spectral import (
     spectral_convolution,
     spectral_filter,
 )
+from dl_theory.models.graph.wl import cycle_counts, node_cycle_counts, wl_colors, wl_equivalent, wl_refine
 
 __all__ = [
-    "AGGREGATIONS", "READOUTS", "add_bias", "aggregate", "aggregate_dense", "aggregate_edges", "chebyshev_filter",
-    "check_adjacency", "check_node_features", "degree", "edge_list", "EdgeList", "fourier_basis", "gcn", "gcn_layer",
-    "gcn_nngp_fn", "gft", "inverse_gft", "laplacian", "monomial_to_chebyshev", "mpnn", "mpnn_layer", "node_loss",
-    "normalized_adjacency", "normalized_edges", "normalized_laplacian", "permutation_matrix", "permute_graph",
-    "polynomial_filter", "random_permutation", "readout", "spectral_convolution", "spectral_filter", "to_dense",
+    "AGGREGATIONS", "POOLINGS", "READOUTS", "EdgeList", "add_bias", "aggregate", "aggregate_dense", "aggregate_edges",
+    "chebyshev_filter", "check_adjacency", "check_node_features", "check_set_mask", "cycle_counts", "deep_sets",
+    "degree", "edge_list", "equivariant_layer", "equivariant_net", "fourier_basis", "gcn", "gcn_layer", "gcn_nngp_fn",
+    "gft", "inverse_gft", "laplacian", "monomial_to_chebyshev", "mpnn", "mpnn_layer", "node_cycle_counts",
+    "node_loss", "normalized_adjacency", "normalized_edges", "normalized_laplacian", "permutation_matrix",
+    "permute_graph", "polynomial_filter", "pool", "random_permutation", "readout", "rounding_bound",
+    "spectral_convolution", "spectral_filter", "to_dense", "wl_colors", "wl_equivalent", "wl_refine",
 ]
