@@ -33,7 +33,7 @@ linear attention equals its parallel causal form, and token-by-token KV-cache at
 forward pass, both in float64.
 """
 
-import time
+import functools
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -44,11 +44,11 @@ import numpy as np
 from dl_theory import checks
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots, theory_line
+from dl_theory.experiment.timing import wall_times
 from dl_theory.models import attention as att
 from dl_theory.models.sequence.cells import simple_rnn
 from dl_theory.models.sequence.rnn import unroll
 from dl_theory.stats import loglog_slope
-from dl_theory.training.progress import progress
 
 METHODS = ("softmax", "rnn", "linear")
 THEORY = {"softmax": 2.0, "rnn": 1.0, "linear": 1.0}  # exponent in n of time, and of the intermediates' bytes
@@ -104,15 +104,9 @@ def _compiled_costs(fn, args) -> tuple[float, float]:
 def _wall_times(fns: dict, args: dict, repeats: int) -> dict:
     """Wall times per (name, n) over ``repeats`` rounds, each round timing every entry once: ``(repeats,)`` arrays."""
     jitted = {name: jax.jit(fn) for name, fn in fns.items()}
-    for (name, _), a in args.items():
-        jax.block_until_ready(jitted[name](*a))  # compile and warm up
-    times = {key: [] for key in args}
-    for _ in progress(range(repeats), desc="attention-complexity: timing"):
-        for (name, n), a in args.items():
-            start = time.perf_counter()
-            jax.block_until_ready(jitted[name](*a))
-            times[(name, n)].append(time.perf_counter() - start)
-    return {key: np.asarray(t) for key, t in times.items()}
+    times = wall_times([functools.partial(jitted[name], *a) for (name, _), a in args.items()], repeats,
+                       desc="attention-complexity: timing")
+    return dict(zip(args, times.T, strict=True))
 
 
 def _generation_fns():

@@ -22,7 +22,7 @@ multiply-add). Wall-clock times of both over a range of q are reported with thei
 not as claims: XLA's CPU convolutions are not the naive sums (the direct one grows more slowly than q^2).
 """
 
-import time
+import functools
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -37,6 +37,7 @@ from jax import lax
 from dl_theory import checks
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots, theory_line
+from dl_theory.experiment.timing import best_times
 from dl_theory.models.convolution import (
     PADDINGS,
     circular_convolve,
@@ -219,18 +220,6 @@ def _separable_counts(rng, cfg: Config) -> dict:
             "rank_one": rank_err}
 
 
-def _min_times(compiled: list, x, reps: int) -> list[float]:
-    for fn in compiled:
-        jax.block_until_ready(fn(x))
-    times = np.full(len(compiled), np.inf)
-    for _ in range(reps):
-        for i, fn in enumerate(compiled):
-            start = time.perf_counter()
-            jax.block_until_ready(fn(x))
-            times[i] = min(times[i], time.perf_counter() - start)
-    return times.tolist()
-
-
 def _timings(key, cfg: Config) -> dict:
     d = cfg.time_size
     x = jax.random.normal(key, (cfg.time_batch, d, d))
@@ -242,7 +231,7 @@ def _timings(key, cfg: Config) -> dict:
                     for f in (lambda im, w=w: correlate(im, w), lambda im, u=u, v=v: separable_correlate(im, u, v))]
         direct_flops.append(compiled[0].cost_analysis()["flops"] / cfg.time_batch)
         separable_flops.append(compiled[1].cost_analysis()["flops"] / cfg.time_batch)
-        t_direct, t_separable = _min_times(compiled, x, cfg.time_reps)
+        t_direct, t_separable = best_times([functools.partial(c, x) for c in compiled], cfg.time_reps)
         direct_t.append(t_direct)
         separable_t.append(t_separable)
     qs = np.asarray(cfg.time_kernels, float)

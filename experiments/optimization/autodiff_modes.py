@@ -13,7 +13,7 @@ rounds (timing noise from other processes only adds time, and hits both modes of
 subtracting the time of f, which at these sizes is mostly dispatch overhead.
 """
 
-import time
+import functools
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -24,6 +24,7 @@ import numpy as np
 from dl_theory import checks
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots, theory_line
+from dl_theory.experiment.timing import best_times
 from dl_theory.stats import loglog_slope
 
 TIMED_SLOPE = 0.5  # the timed ratio's slope is +-1 for large dims (FLOP claims); half of it survives timing noise
@@ -52,23 +53,6 @@ def _net(key, n: int, m: int, hidden: int):
     return lambda x: jnp.tanh(w3 @ jnp.tanh(w2 @ jnp.tanh(w1 @ jnp.tanh(x))))
 
 
-def _min_times(compiled: list, x, reps: int) -> list[float]:
-    """The minimum wall time of each compiled function over ``reps`` rounds.
-
-    Within a round the functions run one after the other, so a change of machine load hits all of them alike, and
-    the minimum over rounds is the call least disturbed by other processes (timing noise only ever adds time).
-    """
-    for fn in compiled:
-        jax.block_until_ready(fn(x))
-    times = np.full(len(compiled), np.inf)
-    for _ in range(reps):
-        for i, fn in enumerate(compiled):
-            start = time.perf_counter()
-            jax.block_until_ready(fn(x))
-            times[i] = min(times[i], time.perf_counter() - start)
-    return times.tolist()
-
-
 def _sweep(cfg: Config, key, vary: str) -> dict[str, np.ndarray]:
     """FLOPs(J)/FLOPs(f) - 1 (XLA cost analysis) and time(J)/time(f) for both modes along a sweep of n or m."""
     rows = {k: [] for k in ("fwd_flops", "rev_flops", "fwd_time", "rev_time")}
@@ -78,7 +62,7 @@ def _sweep(cfg: Config, key, vary: str) -> dict[str, np.ndarray]:
         x = jnp.ones((cfg.batch, n))
         compiled = [jax.jit(jax.vmap(g)).lower(x).compile() for g in (f, jax.jacfwd(f), jax.jacrev(f))]
         f_flops, fwd_flops, rev_flops = (float(c.cost_analysis()["flops"]) for c in compiled)
-        f_time, fwd_time, rev_time = _min_times(compiled, x, cfg.reps)
+        f_time, fwd_time, rev_time = best_times([functools.partial(c, x) for c in compiled], cfg.reps)
         rows["fwd_flops"].append(fwd_flops / f_flops - 1)
         rows["rev_flops"].append(rev_flops / f_flops - 1)
         rows["fwd_time"].append(fwd_time / f_time)

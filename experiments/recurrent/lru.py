@@ -24,8 +24,8 @@ Wall time of both scans over T is measured on the current backend and reported a
 the work and a CPU has few lanes to spread it over; the speed-up of the parallel scan is a GPU/TPU result.
 """
 
+import functools
 import math
-import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -37,6 +37,7 @@ from scipy import stats as sps
 from dl_theory import checks
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots, theory_line
+from dl_theory.experiment.timing import best_times
 from dl_theory.models.sequence import sequence_model, simple_rnn
 from dl_theory.models.sequence.linear_scan import combine_depth, combine_work, parallel_scan, sequential_scan
 from dl_theory.models.sequence.lru import eigenvalues, lru_model, ring_init
@@ -92,15 +93,10 @@ def _timings(key: jax.Array, cfg: Config) -> dict[str, list[float]]:
     out = {"sequential": [], "parallel": []}
     for length in cfg.timing_lengths:
         b = jax.random.normal(jax.random.fold_in(key, length), (length, cfg.state_dim)).astype(lam.dtype)
-        for name, scan in (("sequential", sequential_scan), ("parallel", parallel_scan)):
-            f = jax.jit(scan)
-            jax.block_until_ready(f(lam, b))
-            best = math.inf
-            for _ in range(cfg.timing_repeats):
-                start = time.perf_counter()
-                jax.block_until_ready(f(lam, b))
-                best = min(best, time.perf_counter() - start)
-            out[name].append(best)
+        best = best_times([functools.partial(jax.jit(scan), lam, b) for scan in (sequential_scan, parallel_scan)],
+                          cfg.timing_repeats)
+        for name, t in zip(("sequential", "parallel"), best, strict=True):
+            out[name].append(t)
     return out
 
 
