@@ -4,7 +4,8 @@
 * :mod:`~dl_theory.experiment.config` -- presets, ``key=value`` overrides and field domains;
 * :mod:`~dl_theory.experiment.registry` -- the experiments by id and course section;
 * :mod:`~dl_theory.experiment.results` -- result files (atomic) and the gallery;
-* :mod:`~dl_theory.experiment.plotting` -- figure helpers; :mod:`~dl_theory.experiment.cli` -- ``dl-theory``.
+* :mod:`~dl_theory.experiment.plotting` -- figure helpers; :mod:`~dl_theory.experiment.timing` -- wall times of
+  compiled calls (metrics); :mod:`~dl_theory.experiment.cli` -- ``dl-theory``.
 """
 
 from dl_theory.experiment.claims import Claim, Result, to_json_value
