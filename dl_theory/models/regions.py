@@ -36,7 +36,7 @@ def arrangement_regions(w_Mx2: ArrayLike, b_M: ArrayLike, box: float | None = No
     """
     w, b = np.asarray(w_Mx2, np.float64), np.asarray(b_M, np.float64)
     if w.ndim != 2 or w.shape[1] != 2 or b.shape != (w.shape[0],):
-        checks.fail("w_Mx2, b_M", "shapes (m, 2) and (m,)", f"{w.shape} and {b.shape}")
+        raise checks.fail("w_Mx2, b_M", "shapes (m, 2) and (m,)", f"{w.shape} and {b.shape}")
     if box is not None:
         checks.positive("box", box)
     keep = np.linalg.norm(w, axis=1) > 0
@@ -89,7 +89,7 @@ def line_breakpoints(params: Params, x0_D: ArrayLike, v_D: ArrayLike, t_range: t
     """
     t0, t1 = map(float, t_range)
     if not t0 < t1:
-        checks.fail("t_range", "(t0, t1) with t0 < t1", t_range)
+        raise checks.fail("t_range", "(t0, t1) with t0 < t1", t_range)
     x0, v = np.asarray(x0_D, np.float64), np.asarray(v_D, np.float64)
     ts = np.array([t0, t1])
     for depth in range(len(params) - 1):
