@@ -72,7 +72,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(n_ring=20_000, scan_length=2048, depth_lengths=(2, 3, 10, 64, 100, 1000, 4096),
+        return cls(n_ring=20_000, scan_length=1024, depth_lengths=(2, 3, 10, 64, 100, 1000),
                    timing_lengths=(256, 1024, 4096), timing_repeats=3)
 
 
