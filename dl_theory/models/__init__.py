@@ -3,6 +3,8 @@
 * :mod:`~dl_theory.models.mlp`, :mod:`~dl_theory.models.conv` -- stax triples ``(init_fn, apply_fn, kernel_fn)``
   in the NTK or the standard parameterization: trained, analysed empirically and taken to infinite width;
   :func:`~dl_theory.models.mlp.dense_mlp` -- a plain MLP with any activation, laid out as a PyTorch peer holds it;
+* :func:`~dl_theory.models.residual.residual_mlp` -- residual blocks and their path expansion;
+  :mod:`~dl_theory.models.regions` -- exact linear-region counts of ReLU nets (in the plane, along a line);
 * :mod:`~dl_theory.models.classical` -- the perceptron, maximum margin, Hopfield networks, linear models;
 * :mod:`~dl_theory.models.convolution` -- convolution arithmetic: cross-correlation and convolution, Toeplitz
   matrices, FFT convolution, separable kernels, output shapes and parameter counts;
@@ -17,6 +19,9 @@ from dl_theory.models import attention, classical, convolution, generative, grap
 from dl_theory.models._flax import from_flax
 from dl_theory.models.conv import cnn
 from dl_theory.models.mlp import ACTIVATIONS, dense_mlp, mlp
+from dl_theory.models.regions import arrangement_regions, line_breakpoints, tent_map_params
+from dl_theory.models.residual import linear_stack_matrix, path_expansion, path_length_counts, residual_mlp
 
-__all__ = ["ACTIVATIONS", "attention", "classical", "cnn", "convolution", "dense_mlp", "from_flax", "generative",
-           "graph", "mlp", "sequence"]
+__all__ = ["ACTIVATIONS", "arrangement_regions", "attention", "classical", "cnn", "convolution", "dense_mlp",
+           "from_flax", "generative", "graph", "line_breakpoints", "linear_stack_matrix", "mlp", "path_expansion",
+           "path_length_counts", "residual_mlp", "sequence", "tent_map_params"]
