@@ -23,6 +23,16 @@ def mean_and_stderr(samples: ArrayLike, axis: int = 0) -> tuple[np.ndarray, np.n
     return samples.mean(axis), samples.std(axis, ddof=1) / np.sqrt(count)
 
 
+def paired_difference(a_N: ArrayLike, b_N: ArrayLike) -> tuple[float, float]:
+    """Mean of ``a - b`` over paired samples (the same examples, sequences or trials) and its standard error.
+
+    Pairing removes the variance the two share: the standard error is that of the differences, not the sum of the
+    two errors.
+    """
+    mean, se = mean_and_stderr(np.asarray(a_N, float) - np.asarray(b_N, float))
+    return float(mean), float(se)
+
+
 def loglog_slope(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
     r"""Least-squares fit :math:`\log y = a \log x + b`; returns ``(a, b)``."""
     slope, intercept = np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)

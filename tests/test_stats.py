@@ -1,8 +1,16 @@
 """stats: standard errors and log-log slopes against closed forms."""
 
 import numpy as np
+import pytest
 
-from dl_theory.stats import bootstrap_stderr, log_mean_slope, loglog_slope, loglog_slope_stderr, mean_and_stderr
+from dl_theory.stats import (
+    bootstrap_stderr,
+    log_mean_slope,
+    loglog_slope,
+    loglog_slope_stderr,
+    mean_and_stderr,
+    paired_difference,
+)
 
 
 def test_loglog_slope_of_an_exact_power_law():
@@ -61,3 +69,12 @@ def test_bootstrap_stderr_of_a_mean_is_the_plug_in_standard_error():
     se = bootstrap_stderr(samples, lambda v: v[:, 0].mean(), n_boot=2000, seed=1)
     expected = samples[:, 0].std(ddof=0) / np.sqrt(50)
     np.testing.assert_allclose(se, expected, rtol=4 / np.sqrt(2 * 2000))
+
+
+def test_paired_difference_is_the_mean_and_standard_error_of_the_differences():
+    a = np.array([1.0, 2.0, 4.0, 7.0])
+    b = np.array([0.5, 2.5, 3.0, 5.0])
+    d = a - b  # 0.5, -0.5, 1, 2
+    mean, se = paired_difference(a, b)
+    assert mean == pytest.approx(0.75)
+    assert se == pytest.approx(np.sqrt(np.sum((d - 0.75) ** 2) / 3) / 2)

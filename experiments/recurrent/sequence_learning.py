@@ -39,7 +39,7 @@ from dl_theory.losses import softmax_cross_entropy
 from dl_theory.models.sequence.cells import gru
 from dl_theory.models.sequence.rnn import sequence_model
 from dl_theory.models.sequence.seq2seq import seq2seq
-from dl_theory.stats import mean_and_stderr
+from dl_theory.stats import mean_and_stderr, paired_difference
 from dl_theory.training import train
 
 
@@ -130,12 +130,6 @@ def _bidirectional(key: jax.Array, cfg: Config) -> dict:
     return accuracy
 
 
-def _paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Mean and standard error of the per-sequence difference a - b."""
-    mean, se = mean_and_stderr(np.asarray(a, float) - np.asarray(b, float))
-    return float(mean), float(se)
-
-
 def run(cfg: Config) -> Result:
     k_exp, k_bidi = jax.random.split(jax.random.key(cfg.seed))
     ex = _exposure(k_exp, cfg)
@@ -143,12 +137,12 @@ def run(cfg: Config) -> Result:
     k = cfg.k_se
     tf_tf, tf_fr = ex["tf"]["teacher_forced"], ex["tf"]["free_running"]
     ss_fr, filt = ex["ss"]["free_running"], ex["bayes"]["filter"]
-    below_filter = _paired(_late(filt), tf_tf.mean(axis=1))
-    grows = _paired(_late(tf_fr), tf_fr[:, 0])
-    gap = _paired(_late(tf_fr), _late(filt))
-    ss_gain = _paired(_late(tf_fr), _late(ss_fr))
-    ss_over_filter = _paired(_late(ss_fr), _late(filt))
-    bi_gain = _paired(acc["bidirectional"], acc["unidirectional"])
+    below_filter = paired_difference(_late(filt), tf_tf.mean(axis=1))
+    grows = paired_difference(_late(tf_fr), tf_fr[:, 0])
+    gap = paired_difference(_late(tf_fr), _late(filt))
+    ss_gain = paired_difference(_late(tf_fr), _late(ss_fr))
+    ss_over_filter = paired_difference(_late(ss_fr), _late(filt))
+    bi_gain = paired_difference(acc["bidirectional"], acc["unidirectional"])
     uni, uni_se = mean_and_stderr(acc["unidirectional"])
     claims = [
         Claim.at_least("teacher-forced-error-low", f"teacher-forced model, teacher-forced token error: below the "
@@ -176,7 +170,8 @@ def run(cfg: Config) -> Result:
         ("tf_teacher_forced", tf_tf), ("tf_free_running", tf_fr), ("ss_teacher_forced", ex["ss"]["teacher_forced"]),
         ("ss_free_running", ss_fr), ("bayes_filter", filt), ("bayes_teacher_forced", ex["bayes"]["teacher_forced"]),
         ("bayes_tf_rule_free_running", ex["bayes"]["free_running"]))},
-        "tf_free_running_minus_bayes_tf_rule_run_free": _paired(_late(tf_fr), _late(ex["bayes"]["free_running"])),
+        "tf_free_running_minus_bayes_tf_rule_run_free": paired_difference(_late(tf_fr),
+                                                                          _late(ex["bayes"]["free_running"])),
         "per_step_error": per_step, "accuracy_unidirectional": float(uni),
         "accuracy_bidirectional": float(acc["bidirectional"].mean()),
         "final_loss": {m: float(np.mean(v[-50:])) for m, v in ex["loss"].items()}}

@@ -33,7 +33,7 @@ from dl_theory.experiment.plotting import subplots, theory_line
 from dl_theory.losses import cross_entropy
 from dl_theory.models import dense_mlp
 from dl_theory.robustness import adversarial_loss, robust_correct
-from dl_theory.stats import mean_and_stderr, proportion_stderr
+from dl_theory.stats import paired_difference, proportion_stderr
 from dl_theory.training import train
 
 PIXELS = (0.0, 1.0)  # digits are scaled into [0, 1]; every attack stays in that box
@@ -61,12 +61,6 @@ class Config:
                    eps_grid=(0.0, 0.05, 0.1, 0.15, 0.2, 0.3))
 
 
-def _paired(a_N: np.ndarray, b_N: np.ndarray) -> tuple[float, float]:
-    """Mean of a - b over the test set and its standard error (paired: the same examples)."""
-    mean, se = mean_and_stderr(a_N.astype(float) - b_N.astype(float))
-    return float(mean), float(se)
-
-
 def run(cfg: Config) -> Result:
     key = jax.random.key(cfg.seed)
     data = digits(seed=cfg.seed)
@@ -88,12 +82,12 @@ def run(cfg: Config) -> Result:
     n_test = len(data.y_test)
     at = {e: int(np.flatnonzero(eps == e)[0]) for e in (0.0, cfg.eps_train, cfg.collapse_eps)}
 
-    excess = {net: [_paired(ok[net, "pgd"][i], ok[net, "fgsm"][i]) for i in range(len(eps))] for net in nets}
+    excess = {net: [paired_difference(ok[net, "pgd"][i], ok[net, "fgsm"][i]) for i in range(len(eps))] for net in nets}
     worst = {net: max(range(1, len(eps)), key=lambda i, net=net: excess[net][i][0] - K_SE * excess[net][i][1])
              for net in nets}
     t, c = at[cfg.eps_train], at[cfg.collapse_eps]
-    gain, gain_se = _paired(ok["adversarial", "pgd"][t], ok["standard", "pgd"][t])
-    cost, cost_se = _paired(ok["standard", "pgd"][at[0.0]], ok["adversarial", "pgd"][at[0.0]])
+    gain, gain_se = paired_difference(ok["adversarial", "pgd"][t], ok["standard", "pgd"][t])
+    cost, cost_se = paired_difference(ok["standard", "pgd"][at[0.0]], ok["adversarial", "pgd"][at[0.0]])
     clean_std = float(acc["standard", "pgd"][at[0.0]])
     collapsed = float(acc["standard", "pgd"][c])
 

@@ -37,6 +37,7 @@ from dl_theory.data.tabular import FairnessData, biased_population, diabetes_sex
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots
 from dl_theory.fairness.postprocess import roc_points
+from dl_theory.stats import paired_difference
 from dl_theory.training import train
 
 CLASSIFIERS = ("perfect", "unconstrained", "demographic parity", "equalized odds")
@@ -116,11 +117,6 @@ def _dp_gap_stderr(eo: fairness.EqualizedOddsFit, base: tuple[float, float], tra
     return float(np.sqrt(var))
 
 
-def _paired_stderr(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> float:
-    diff = (pred_a == y).astype(float) - (pred_b == y)
-    return float(diff.std(ddof=1) / np.sqrt(len(y)))
-
-
 def run(cfg: Config) -> Result:
     key = jax.random.key(cfg.seed)
     k_pop, k_fit, k_pred, k_fit_real, k_pred_real = jax.random.split(key, 5)
@@ -147,7 +143,7 @@ def run(cfg: Config) -> Result:
     dp_gap_theory = (base[0] - base[1]) * (eo.tpr - eo.fpr)
     dp_gap_se = _dp_gap_stderr(eo, base, train_set, test, eo_sel)
     cost = crit["unconstrained"]["accuracy"] - eo_c["accuracy"]
-    cost_se = _paired_stderr(test.y_N, preds["unconstrained"], preds["equalized odds"])
+    cost_se = paired_difference(preds["unconstrained"] == test.y_N, preds["equalized odds"] == test.y_N)[1]
 
     real_train, real_test = split(diabetes_sex(), cfg.test_fraction, cfg.seed)
     r_train, r_test = _scores(cfg, k_fit_real, real_train, real_test)
