@@ -58,8 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     gallery = sub.add_parser("gallery", help="rebuild <out>/README.md from the result files already there")
     gallery.add_argument("--out", type=Path, default=FULL_OUT, help=f"result folder (default: {FULL_OUT})")
 
-    bench = sub.add_parser("bench", help="run a benchmark from experiments/benchmarks")
-    bench.add_argument("name", nargs="?", help="benchmark module name; omit to list them")
+    bench = sub.add_parser("bench", help="time dl_theory against its peers (experiments/benchmarks)")
+    bench.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all of them)")
+    bench.add_argument("--full", action="store_true", help="full sizes (default: quick sizes)")
+    bench.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    bench.add_argument("--repeats", type=int, default=None, help="timed calls per measurement (default: each's)")
     return parser
 
 
@@ -214,17 +217,52 @@ def _cmd_gallery(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
+def _benchmark_names() -> list[str]:
+    """Modules of ``experiments/benchmarks`` that define ``run`` (read with ``ast``: nothing is imported)."""
+    import ast
+
     import experiments.benchmarks as benchmarks
 
-    names = sorted(p.stem for p in Path(benchmarks.__path__[0]).glob("[!_]*.py"))
-    if not args.name:
+    names = []
+    for path in sorted(Path(benchmarks.__path__[0]).glob("[!_]*.py")):
+        tree = ast.parse(path.read_text())
+        if any(isinstance(node, ast.FunctionDef) and node.name == "run" for node in tree.body):
+            names.append(path.stem)
+    return names
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    """Runs the named benchmarks (all by default); a benchmark that fails is reported and the others still run
+    (exit status 1); the README is rebuilt from every record."""
+    names = _benchmark_names()
+    if args.list:
         print("\n".join(names))
         return 0
-    if args.name not in names:
-        raise UsageError(f"unknown benchmark {args.name!r}; available: {', '.join(names)}")
-    module = importlib.import_module(f"experiments.benchmarks.{args.name}")
-    return int(module.main() or 0)
+    unknown = [n for n in args.names if n not in names]
+    if unknown:
+        raise UsageError(f"unknown benchmark {', '.join(map(repr, unknown))}; available: {', '.join(names)}")
+    if args.repeats is not None and args.repeats < 1:
+        raise UsageError(f"--repeats must be a positive integer, got {args.repeats}")
+    from experiments.benchmarks import _harness
+
+    failed = []
+    for name in args.names or names:
+        print(f"== bench {name} ({'full' if args.full else 'quick'} sizes)", flush=True)
+        try:
+            module = importlib.import_module(f"experiments.benchmarks.{name}")
+            path = _harness.run_benchmark(name, module, quick=not args.full, repeats=args.repeats)
+            print(f"wrote {path}")
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # noqa: BLE001 - one failed benchmark must not stop the others
+            print(f"dl-theory: bench {name} failed: {type(error).__name__}: {error}", file=sys.stderr)
+            failed.append(name)
+        _harness.write_readme()
+    print(f"wrote {_harness.README}")
+    if failed:
+        print(f"dl-theory: failed benchmarks: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_FAILED_CLAIMS
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
