@@ -129,34 +129,40 @@ def coupling_masks(dim: int, n_layers: int) -> list[np.ndarray]:
     return [((np.arange(dim) + layer) % 2 == 0).astype(np.float32) for layer in range(n_layers)]
 
 
-def _fixed_point(step: Callable[[jax.Array], jax.Array], shape: tuple[int, ...], dtype, n_passes: int,
-                 unroll: int | bool) -> jax.Array:
-    """``n_passes`` applications of ``step`` from zeros, under ``lax.scan`` (one MADE pass each)."""
-    def body(u, _):
-        return step(u), None
+def _fixed_point(step: Callable[[jax.Array], tuple[jax.Array, jax.Array]], start: jax.Array, n_passes: int,
+                 unroll: int | bool) -> tuple[jax.Array, jax.Array]:
+    """``n_passes`` applications of ``u, alpha = step(u)`` from ``start`` under ``lax.scan`` (one MADE pass each);
+    returns the last ``u`` and the log-scales of the last pass (exact too once the inputs they read are)."""
+    checks.at_least(0)("n_passes", n_passes)
 
-    return jax.lax.scan(body, jnp.zeros(shape, dtype), None, length=n_passes, unroll=unroll)[0]
+    def body(carry, _):
+        return step(carry[0]), None
+
+    return jax.lax.scan(body, (start, jnp.zeros_like(start)), None, length=n_passes, unroll=unroll)[0]
 
 
-def maf_sample_passes(model: MADE, params: Params, z: jax.Array, n_passes: int, unroll: int | bool = 1) -> jax.Array:
+def maf_sample_passes(model: MADE, params: Params, z: jax.Array, n_passes: int, unroll: int | bool = 1,
+                      start: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
     r"""MAF's sampling direction after ``n_passes`` sequential MADE passes of :math:`x \leftarrow z e^{\alpha(x)} +
-    \mu(x)` from :math:`x = 0`; exact (the solution of the triangular system) for ``n_passes >= D``."""
+    \mu(x)` from :math:`x =` ``start`` (default 0): ``(x, alpha)`` with the log-scales of the last pass. Exact (the
+    solution of the triangular system) for ``n_passes >= D``: pass :math:`t` makes the dimension of degree :math:`t`
+    exact, and :math:`\alpha_i` reads only :math:`x_{<i}`, which are exact one pass earlier."""
     def step(x):
         mu, alpha = gaussian_outputs(model, params, x)
-        return z * jnp.exp(alpha) + mu
+        return z * jnp.exp(alpha) + mu, alpha
 
-    return _fixed_point(step, z.shape, z.dtype, n_passes, unroll)
+    return _fixed_point(step, jnp.zeros_like(z) if start is None else start, n_passes, unroll)
 
 
-def iaf_density_passes(model: MADE, params: Params, x: jax.Array, n_passes: int,
-                       unroll: int | bool = 1) -> jax.Array:
+def iaf_density_passes(model: MADE, params: Params, x: jax.Array, n_passes: int, unroll: int | bool = 1,
+                       start: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
     r"""IAF's density direction after ``n_passes`` sequential MADE passes of :math:`z \leftarrow (x - \mu(z))
-    e^{-\alpha(z)}` from :math:`z = 0`; exact for ``n_passes >= D``."""
+    e^{-\alpha(z)}` from :math:`z =` ``start`` (default 0): ``(z, alpha)``; exact for ``n_passes >= D``."""
     def step(z):
         mu, alpha = gaussian_outputs(model, params, z)
-        return (x - mu) * jnp.exp(-alpha)
+        return (x - mu) * jnp.exp(-alpha), alpha
 
-    return _fixed_point(step, x.shape, x.dtype, n_passes, unroll)
+    return _fixed_point(step, jnp.zeros_like(x) if start is None else start, n_passes, unroll)
 
 
 def _made(dim: int, hidden: Sequence[int], order: ArrayLike | None, out_scale: float) -> MADE:
@@ -174,8 +180,8 @@ def maf(dim: int, hidden: Sequence[int] = (64,), *, order: ArrayLike | None = No
     model = _made(dim, hidden, order, out_scale)
 
     def forward(params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
-        x = maf_sample_passes(model, params, z, dim, unroll)
-        return x, jnp.sum(gaussian_outputs(model, params, x)[1], axis=-1)
+        x, alpha = maf_sample_passes(model, params, z, dim, unroll)
+        return x, jnp.sum(alpha, axis=-1)
 
     def inverse(params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         mu, alpha = gaussian_outputs(model, params, x)
@@ -198,8 +204,8 @@ def iaf(dim: int, hidden: Sequence[int] = (64,), *, order: ArrayLike | None = No
         return z * jnp.exp(alpha) + mu, jnp.sum(alpha, axis=-1)
 
     def inverse(params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        z = iaf_density_passes(model, params, x, dim, unroll)
-        return z, -jnp.sum(gaussian_outputs(model, params, z)[1], axis=-1)
+        z, alpha = iaf_density_passes(model, params, x, dim, unroll)
+        return z, -jnp.sum(alpha, axis=-1)
 
     return bijector(dim, model.init, forward, inverse, "iaf")
 
