@@ -18,6 +18,17 @@ Trained: a one- or two-layer causal transformer LM (learned positions) reverses 
 x_1..x_k SEP, output x_k..x_1), and a ViT (patches + [CLS] + learned positions) classifies scikit-learn's 8x8 digits.
 Both are trained with :func:`dl_theory.training.train` and Adam; the claims are accuracy lower bounds on held-out data
 with a slack of 4 binomial standard errors at the bound.
+
+Infinite width (Hron et al., 2020, "Infinite attention", arXiv:2006.10540, Thm. 3): one ``stax.GlobalSelfAttention``
+layer with logits scaled by 1/d_k (``linear_scaling``, queries tied to keys) has, as the key width d_k grows, the
+deterministic attention matrix φ(G) = softmax(σ_Qσ_K x xᵀ/n) and the NNGP K'(x, x') = σ_O²σ_V² φ(G(x)) (x x'ᵀ/n)
+φ(G(x'))ᵀ given by its ``kernel_fn``. The check draws many finite networks with the layer's own ``init_fn`` /
+``apply_fn`` and compares the sample mean of f fᵀ / C (C output channels, all positions of a few inputs) with the
+analytic kernel, entry by entry in units of its standard error. Given the key weights, the output is exactly Gaussian
+in the value and output weights, so the only finite-width bias comes from the random logits, whose fluctuation is
+O(1/√d_k) and whose effect on the mean is O(1/d_k): at a large d_k it is far below the standard error (the claim), and
+at d_k = 1 it is many standard errors (a control that the comparison sees the finite-width effect). A kernel scaled by
+1.05 is reported as a second power check.
 """
 
 from dataclasses import dataclass
@@ -29,15 +40,18 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from dl_theory import checks, data, losses
+from dl_theory import checks, data, losses, stax
 from dl_theory.experiment import Claim, Experiment, Result
 from dl_theory.experiment.plotting import subplots, theory_line
 from dl_theory.models import attention as att
-from dl_theory.stats import proportion_stderr
+from dl_theory.stats import mean_and_stderr, proportion_stderr
 from dl_theory.training import train
 
 K_SE = 4.0  # accuracy claims: slack of 4 binomial standard errors at the stated bound
 EQUIVARIANCE_BROKEN = 0.05  # relative deviation from f(Px) = P f(x) once positions are added
+NNGP_K_SE = 5.0  # NNGP vs Monte Carlo: every kernel entry within 5 standard errors
+NNGP_QK_STD = 4.0  # σ_Q σ_K: logits of order one, so the attention is far from uniform
+NNGP_SHAPE = (3, 5, 8)  # inputs, positions, input channels
 
 
 @dataclass(frozen=True)
@@ -60,11 +74,15 @@ class Config:
     vit_accuracy: Annotated[float, checks.unit_interval] = 0.9
     batch_size: Annotated[int, checks.count] = 64
     learning_rate: Annotated[float, checks.positive] = 3e-3
+    nngp_key_dim: Annotated[int, checks.at_least(64)] = 1024
+    nngp_heads: Annotated[int, checks.count] = 8
+    nngp_channels: Annotated[int, checks.count] = 32
+    nngp_samples: Annotated[int, checks.at_least(100)] = 4000
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(reverse_length=6, lm_depth=1, lm_steps=300, lm_train=4096, lm_test=500, vit_patch=4,
-                   vit_steps=300, score_samples=10000)
+                   vit_steps=300, score_samples=10000, nngp_key_dim=256, nngp_samples=500)
 
 
 def _normal(key: jax.Array, *shape: int, dtype=jnp.float32) -> jax.Array:
@@ -143,11 +161,14 @@ def _future_influence(key: jax.Array, width: int, num_heads: int, length: int = 
     k_p, k_x = jax.random.split(key)
     f, x = _stack(k_p, width, num_heads, length), _normal(k_x, length, width)
     future = np.triu(np.ones((length, length), bool), 1)[:, None, :, None]
-    out = []
-    for causal in (True, False):
-        jac_TxDxTxD = jax.jit(jax.jacrev(lambda z, c=causal: f(z[None], c)[0]))(x)
-        out.append(float(jnp.max(jnp.abs(jnp.where(future, jac_TxDxTxD, 0.0)))))
-    return out[0], out[1]
+
+    @jax.jit
+    def influence(z_TxD: jax.Array) -> list[jax.Array]:  # both masks in one compile
+        jacs = [jax.jacrev(lambda z, c=causal: f(z[None], c)[0])(z_TxD) for causal in (True, False)]
+        return [jnp.max(jnp.abs(jnp.where(future, jac_TxDxTxD, 0.0))) for jac_TxDxTxD in jacs]
+
+    causal, full = influence(x)
+    return float(causal), float(full)
 
 
 def _equivariance(key: jax.Array, width: int, num_heads: int, length: int = 10,
@@ -209,6 +230,47 @@ def _train_vit(key: jax.Array, cfg: Config):
     return np.asarray(pred == digits.y_test), history["loss"]
 
 
+def _attention_nngp(key: jax.Array, key_dim: int, heads: int, channels: int,
+                    samples: int) -> dict[str, dict[str, np.ndarray]]:
+    """``stax.GlobalSelfAttention``'s NNGP vs the mean of f fᵀ / C over finite layers of key width ``key_dim`` and 1.
+
+    Every draw runs the wide layer with parameters from its own ``init_fn`` and the d_k = 1 layer on the first key
+    column of the same draw (its own parameter distribution, one compile for both). The analytic kernel does not
+    depend on d_k. Returns, per width, the kernel, the Monte-Carlo mean and its standard error over the N·P (input,
+    position) pairs, flattened to the upper triangle (float64).
+    """
+    n_inputs, n_pos, n_in = NNGP_SHAPE
+    k_x, k_nets = jax.random.split(key)
+    layers = {d: stax.GlobalSelfAttention(channels, n_chan_key=d, n_chan_val=n_in, n_heads=heads,
+                                          W_key_std=NNGP_QK_STD**0.5, W_query_std=NNGP_QK_STD**0.5)
+              for d in (key_dim, 1)}
+    init, _, kernel_fn = layers[key_dim]
+    with jax.enable_x64(True):
+        x = _normal(k_x, *NNGP_SHAPE, dtype=jnp.float64)
+        theory = jax.jit(kernel_fn, static_argnums=2)(x, x, "nngp")
+        theory = jnp.moveaxis(theory, 2, 1).reshape(n_inputs * n_pos, -1)  # (N, N, P, P) -> (NP, NP)
+
+        def one(k: jax.Array) -> dict[int, jax.Array]:
+            w_q, w_k, *rest = init(k, x.shape)[1]
+            out = {}
+            for d, (_, apply, _) in layers.items():
+                f = apply((w_q, w_k[..., :d], *rest), x).reshape(n_inputs * n_pos, channels)
+                out[d] = f @ f.T / channels
+            return out
+
+        draws = jax.jit(lambda ks: jax.lax.map(one, ks, batch_size=50))(jax.random.split(k_nets, samples))
+    iu = np.triu_indices(n_inputs * n_pos)
+    result = {}
+    for d, name in ((key_dim, "wide"), (1, "narrow")):
+        mean, se = mean_and_stderr(np.asarray(draws[d]))
+        result[name] = {"theory": np.asarray(theory)[iu], "mc": mean[iu], "se": se[iu]}
+    return result
+
+
+def _max_z(nngp: dict[str, np.ndarray], scale: float = 1.0) -> float:
+    return float(np.max(np.abs(nngp["mc"] - scale * nngp["theory"]) / nngp["se"]))
+
+
 def _accuracy_claim(id: str, statement: str, bound: float, correct: np.ndarray) -> Claim:
     slack = K_SE * float(proportion_stderr(bound, correct.size))
     return Claim.at_least(id, f"{statement} >= {bound} (slack {K_SE:g} binomial SE at the bound, n={correct.size})",
@@ -229,6 +291,9 @@ def run(cfg: Config) -> Result:
     future_causal, future_full = _future_influence(keys[6], cfg.width, cfg.num_heads)
     lm_correct, lm_loss, lm_weights = _train_reversal(jax.random.fold_in(keys[7], 0), cfg)
     vit_correct, vit_loss = _train_vit(jax.random.fold_in(keys[7], 1), cfg)
+    mc = _attention_nngp(jax.random.fold_in(keys[7], 2), cfg.nngp_key_dim, cfg.nngp_heads, cfg.nngp_channels,
+                         cfg.nngp_samples)
+    nngp, narrow = mc["wide"], mc["narrow"]
 
     worst = int(np.argmax(np.abs(second - 1) / second_se))
     claims = [
@@ -253,6 +318,12 @@ def run(cfg: Config) -> Result:
                         f"transformer reversing {cfg.reverse_length} digits", cfg.lm_accuracy, lm_correct),
         _accuracy_claim("vit-digits-accuracy", f"test accuracy of a {cfg.vit_depth}-block ViT with "
                         f"{cfg.vit_patch}x{cfg.vit_patch} patches on 8x8 digits", cfg.vit_accuracy, vit_correct),
+        Claim.at_most("attention-nngp-monte-carlo", f"max over the {nngp['theory'].size} kernel entries of "
+                      f"|MC − NNGP| / SE: {cfg.nngp_samples} random stax.GlobalSelfAttention layers (softmax, 1/d_k "
+                      f"logits, σ_Qσ_K = {NNGP_QK_STD:g}, d_k = {cfg.nngp_key_dim}, {cfg.nngp_heads} heads) against "
+                      "its kernel_fn", NNGP_K_SE, _max_z(nngp)),
+        Claim.at_least("attention-nngp-needs-wide-keys", "the same comparison at d_k = 1 (random logits): max |z| "
+                       f"exceeds {NNGP_K_SE:g}, the O(1/d_k) finite-width bias is visible", NNGP_K_SE, _max_z(narrow)),
     ]
     metrics = {
         "formula_vs_jax_max_abs": formula_gap,
@@ -268,15 +339,24 @@ def run(cfg: Config) -> Result:
         "reversal_chance": 1 / cfg.vocab,
         "vit_test_accuracy": float(vit_correct.mean()),
         "final_train_loss": {"reversal": float(lm_loss[-1]), "vit": float(vit_loss[-1])},
+        "nngp_max_abs_z": _max_z(nngp),
+        "nngp_mean_z2": float(np.mean(((nngp["mc"] - nngp["theory"]) / nngp["se"]) ** 2)),
+        "nngp_rel_frobenius_error": float(np.linalg.norm(nngp["mc"] - nngp["theory"]) / np.linalg.norm(nngp["theory"])),
+        "nngp_median_rel_se": float(np.median(nngp["se"] / np.abs(nngp["theory"]))),
+        "power_max_abs_z_vs_nngp_times_1.05": _max_z(nngp, 1.05),
+        "nngp_key_dim_1_max_abs_z": _max_z(narrow),
+        "nngp_key_dim_1_rel_frobenius_error": float(np.linalg.norm(narrow["mc"] - narrow["theory"])
+                                                    / np.linalg.norm(narrow["theory"])),
     }
     return Result(claims, metrics, {"key_dims": np.asarray(cfg.key_dims), "second": second, "second_se": second_se,
                                     "lm_weights": lm_weights, "lm_loss": lm_loss, "vit_loss": vit_loss,
-                                    "k": cfg.reverse_length})
+                                    "k": cfg.reverse_length, "nngp": nngp, "narrow": narrow,
+                                    "nngp_key_dim": cfg.nngp_key_dim})
 
 
 def plot(result: Result):
     d = result.data
-    fig, (ax1, ax2, ax3) = subplots(1, 3, width=4.2, title="Attention and transformers")
+    fig, (ax1, ax2, ax3, ax4) = subplots(1, 4, width=4.2, title="Attention and transformers")
     dims = d["key_dims"]
     ax1.errorbar(dims, d["second"], yerr=d["second_se"], fmt="o", capsize=3, label="scaled by √d_k (measured)")
     theory_line(ax1, dims, np.ones_like(dims, float), label="theory: 1")
@@ -293,10 +373,18 @@ def plot(result: Result):
     ax3.plot(d["vit_loss"], lw=0.8, label="ViT (digits)")
     ax3.set(yscale="log", xlabel="step", ylabel="training loss", title="trained transformers")
     ax3.legend(fontsize=7)
+    for name, label, color in (("narrow", "d_k = 1", "0.6"), ("nngp", f"d_k = {d['nngp_key_dim']}", "tab:blue")):
+        ax4.errorbar(d[name]["theory"], d[name]["mc"], yerr=d[name]["se"], fmt="o", ms=2.5, elinewidth=0.6,
+                     color=color, label=f"finite layers, {label}")
+    lim = [float(d["nngp"]["theory"].min()), float(d["nngp"]["theory"].max())]
+    theory_line(ax4, lim, lim, label="MC = NNGP")
+    ax4.set(xlabel="NNGP K(x_s, x'_t) (stax.GlobalSelfAttention)", ylabel="Monte-Carlo E[f_s f'_t]",
+            title="infinite-width attention vs finite layers")
+    ax4.legend(fontsize=7)
     return fig
 
 
 EXPERIMENT = Experiment(
     id="attention",
-    description="softmax(QKᵀ/√d_k)V = jax.nn; multi-head/cross = flax; causal mask exact; equivariance; LM + ViT.",
+    description="softmax(QKᵀ/√d_k)V = jax.nn; multi-head/cross = flax; causal mask; equivariance; LM + ViT; NNGP.",
     config=Config, run=run, plot=plot)
