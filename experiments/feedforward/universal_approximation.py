@@ -316,15 +316,19 @@ def plot(result: Result):
     ax = axes[0, 0]
     form, x = ex["diff_form"], ex["diff_x"]
     g = ex["diff_pos"] - ex["diff_neg"]
-    ax.plot(x, ex["diff_pos"], color="#2a9d8f", lw=1.0, label="maxout P (convex)")
-    ax.plot(x, ex["diff_neg"], color="#e9a23b", lw=1.0, label="maxout N (convex)")
-    ax.plot(x, g, color="#1f5fa8", lw=2.4, label="g = P − N = ax+b+Σc(x−xᵢ)₊")
+    ax.plot(x, g, color="#1f5fa8", lw=2.4, label="g = ax+b+Σcᵢ(x−xᵢ)₊ = P − N")
     with jax.enable_x64(True):
         ax.plot(x[::40], _relu_net_apply(to_relu_net(form), x[::40]), "k.", ms=4, label="ReLU net (width m+1)")
     ax.plot(form.knots_M, np.asarray(evaluate(form, form.knots_M)), "o", mfc="white", color="#d1495b", ms=5,
             label="knots")
-    ax.set(xlabel="x", ylabel="value", title="a CPWL function is a ReLU net and a difference of maxouts")
-    ax.legend(fontsize=7, loc="best")
+    ax.set(xlabel="x", ylabel="g(x)", title="a CPWL function is a ReLU net and a difference of maxouts")
+    ax.legend(fontsize=7, loc="lower right")
+    inset = ax.inset_axes([0.72, 0.62, 0.27, 0.34])
+    inset.plot(x, ex["diff_pos"], color="#2a9d8f", lw=1.2, label="maxout P")
+    inset.plot(x, ex["diff_neg"], color="#e9a23b", lw=1.2, label="maxout N")
+    inset.tick_params(labelsize=6)
+    inset.legend(fontsize=6)
+    inset.set_title("convex parts", fontsize=7)
     ax = axes[0, 1]
     widths = ba["widths"]
     for d, r in ba["dims"].items():
