@@ -61,6 +61,7 @@ from dl_theory.models.generative.vae import (
     linear_gaussian_elbo,
     log_importance_weights,
     notes_two_level_gap,
+    reparameterize,
     two_level_log_likelihood,
     two_level_posterior,
     vae,
@@ -92,7 +93,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(n_mc=4000, iwae_ks=(1, 4, 16, 64), iwae_replicates=4000, hidden=(128,), n_steps=3000, eval_k=200)
+        return cls(n_mc=4000, iwae_ks=(1, 4, 16, 64), iwae_replicates=4000, hidden=(128,), n_steps=2000, eval_k=100)
 
 
 # --- affine networks set to linear-Gaussian quantities ---------------------------------------------------------
@@ -112,9 +113,8 @@ def _gaussian_layer(mean_map_IxM: jax.Array, mean_bias_M: jax.Array, log_var_M: 
 def _posterior_map(model: LinearGaussian) -> tuple[jax.Array, jax.Array, jax.Array]:
     """E[z|x] = x B + c as (B, c) and the posterior covariance G."""
     d = model.mean_D.shape[0]
-    mean0, g = posterior(model, jnp.zeros((1, d), model.mean_D.dtype))
-    b = posterior(model, jnp.eye(d, dtype=model.mean_D.dtype))[0] - mean0
-    return b, mean0[0], g
+    means, g = posterior(model, jnp.concatenate([jnp.zeros((1, d)), jnp.eye(d)]).astype(model.mean_D.dtype))
+    return means[1:] - means[:1], means[0], g
 
 
 def _normals(rng: np.random.Generator, **shapes: tuple[int, ...]) -> dict[str, np.ndarray]:
@@ -166,8 +166,8 @@ def _linear_part(cfg: Config, key: jax.Array, rng: np.random.Generator) -> dict:
         log_p = log_likelihood(model, x_NxD)
         post_mean, post_cov = posterior(model, x_NxD)
         # arbitrary full-covariance q per point: closed-form ELBO gap vs KL(q || posterior)
-        q_mean = post_mean + draws["q_shift"]
-        q_cov = draws["q_a"] @ jnp.swapaxes(draws["q_a"], 1, 2) / m + 0.1 * jnp.eye(m)[None]
+        q_mean = post_mean + 0.5 * draws["q_shift"]
+        q_cov = draws["q_a"] @ jnp.swapaxes(draws["q_a"], 1, 2) / (4 * m) + 0.05 * jnp.eye(m)[None]
         elbo_closed = jax.vmap(linear_gaussian_elbo, (None, 0, 0, 0))(model, x_NxD, q_mean, q_cov)
         kl_post = jax.vmap(kl_gaussian, (0, 0, 0, None))(q_mean, q_cov, post_mean, post_cov)
         elbo_at_post = jax.vmap(linear_gaussian_elbo, (None, 0, 0, None))(model, x_NxD, post_mean, post_cov)
@@ -227,8 +227,8 @@ def _two_level_part(cfg: Config, key: jax.Array, rng: np.random.Generator) -> di
         post_mean, post_cov = two_level_posterior(model, x)
         # exact bottom-up factors: p(z1|x) = N(x B1 + c1, S11) (a block of the joint), p(z2|z1) = the top posterior
         s11 = post_cov[:m1, :m1]
-        mean_bias1 = two_level_posterior(model, jnp.zeros((1, d), x.dtype))[0][0, :m1]
-        mean_map1 = two_level_posterior(model, jnp.eye(d, dtype=x.dtype))[0][:, :m1] - mean_bias1[None]
+        means = two_level_posterior(model, jnp.concatenate([jnp.zeros((1, d)), jnp.eye(d)]).astype(x.dtype))[0]
+        mean_bias1, mean_map1 = means[0, :m1], means[1:, :m1] - means[:1, :m1]  # E[z1|x] = x B1 + c1
         b2, c2, g2 = _posterior_map(top)
         exact = {"q_z1": _gaussian_layer(mean_map1, mean_bias1, jnp.log(jnp.diag(s11))),
                  "q_z2": _gaussian_layer(b2, c2, jnp.log(jnp.diag(g2))),
@@ -237,8 +237,8 @@ def _two_level_part(cfg: Config, key: jax.Array, rng: np.random.Generator) -> di
                              "log_var": jnp.log(bottom.noise_var_D)}}
         log_w_exact = hierarchical_log_weights(net, exact, x, keys[0], 256)
         # perturbed encoders q(z1|x) = N(x B1 + c1, V1), q(z2|z1) = N(z1 B2 + c2, V2): a joint Gaussian q(z1, z2|x)
-        q1 = (mean_map1 + 0.2 * draws["q1"], mean_bias1, jnp.log(jnp.diag(s11)) + 0.5 * draws["v1"])
-        q2 = (b2 + 0.3 * draws["q2"], c2, jnp.log(jnp.diag(g2)) + 0.5 * draws["v2"])
+        q1 = (mean_map1 + 0.05 * draws["q1"], mean_bias1, jnp.log(jnp.diag(s11)) + 0.3 * draws["v1"])
+        q2 = (b2 + 0.1 * draws["q2"], c2, jnp.log(jnp.diag(g2)) + 0.3 * draws["v2"])
         perturbed = {**exact, "q_z1": _gaussian_layer(*q1), "q_z2": _gaussian_layer(*q2)}
         log_w = hierarchical_log_weights(net, perturbed, x, keys[1], cfg.n_mc)
         v1, v2 = jnp.diag(jnp.exp(q1[2])), jnp.diag(jnp.exp(q2[2]))
@@ -246,18 +246,18 @@ def _two_level_part(cfg: Config, key: jax.Array, rng: np.random.Generator) -> di
         q_mean = jnp.concatenate([q_mean1, q_mean1 @ q2[0] + q2[1][None]], axis=1)
         q_cov = jnp.block([[v1, v1 @ q2[0]], [q2[0].T @ v1, q2[0].T @ v1 @ q2[0] + v2]])
         kl_joint = jax.vmap(kl_gaussian, (0, None, 0, None))(q_mean, q_cov, post_mean, post_cov)
-        # the notes' mixed-direction form at the exact posterior q = p(z1, z2|x), per sample:
-        # log p(x, z) - log q(z1|z2) - log q(z2|z1) = log p(x, z) - 2 log q(z) + log q(z1) + log q(z2)
-        eps = jax.random.normal(keys[2], (cfg.n_mc, n, m1 + m2), x.dtype)
-        z = post_mean[None] + eps @ jnp.linalg.cholesky(post_cov).T
-        z1s, z2s = z[..., :m1], z[..., m1:]
-        log_pxz = (diag_gaussian_log_prob(x[None], z1s @ bottom.loading_DxM.T + bottom.mean_D,
-                                          jnp.log(bottom.noise_var_D))
-                   + diag_gaussian_log_prob(z1s, z2s @ a_M1xM2.T + top.mean_D, jnp.log(top.noise_var_D))
+        # the notes' mixed-direction form at the exact posterior q(z1|x) q(z2|z1) = p(z1, z2|x), per sample:
+        # log p(x, z) - log q(z1|z2) - log q(z2|z1), with log q(z1|z2) = log q(z1|x) + log q(z2|z1) - log q(z2|x)
+        m_1, v_1 = net.q_z1(exact, x)
+        z1s = reparameterize(keys[2], m_1, v_1, cfg.n_mc)
+        m_2, v_2 = net.q_z2(exact, z1s)
+        z2s = m_2 + jnp.exp(0.5 * v_2) * jax.random.normal(jax.random.fold_in(keys[2], 1), m_2.shape, x.dtype)
+        pm_1, pv_1 = net.p_z1(exact, z2s)
+        log_pxz = (net.log_likelihood(exact, x[None], z1s) + diag_gaussian_log_prob(z1s, pm_1, pv_1)
                    + diag_gaussian_log_prob(z2s, 0.0, 0.0))
-        mvn = jax.scipy.stats.multivariate_normal.logpdf
-        notes = (log_pxz - 2 * mvn(z, post_mean[None], post_cov) + mvn(z1s, post_mean[None, :, :m1], s11)
-                 + mvn(z2s, post_mean[None, :, m1:], post_cov[m1:, m1:]))
+        log_q_z2 = jax.scipy.stats.multivariate_normal.logpdf(z2s, post_mean[None, :, m1:], post_cov[m1:, m1:])
+        notes = (log_pxz - diag_gaussian_log_prob(z1s, m_1, v_1) - 2 * diag_gaussian_log_prob(z2s, m_2, v_2)
+                 + log_q_z2)
         offdiag = jnp.maximum(jnp.max(jnp.abs(s11 - jnp.diag(jnp.diag(s11)))),
                               jnp.max(jnp.abs(g2 - jnp.diag(jnp.diag(g2)))))
         return dict(log_p=log_p, exact_dev=jnp.max(jnp.abs(log_w_exact - log_p[None])), offdiag=offdiag,
@@ -382,7 +382,7 @@ def run(cfg: Config) -> Result:
 def _tiles(images_NxD: np.ndarray, cols: int) -> np.ndarray:
     n = images_NxD.shape[0]
     rows = -(-n // cols)
-    canvas = np.ones((rows * 9 + 1, cols * 9 + 1))
+    canvas = np.zeros((rows * 9 + 1, cols * 9 + 1))  # white borders (gray_r)
     for i, img in enumerate(np.clip(images_NxD, 0, 1)):
         r, c = divmod(i, cols)
         canvas[1 + 9 * r:9 * r + 9, 1 + 9 * c:9 * c + 9] = img.reshape(8, 8)
