@@ -42,7 +42,7 @@ def test_readme_table_has_one_line_per_row_with_ratios_and_targets():
     lines = table.splitlines()
     assert len(lines) == 4 and lines[0].startswith("| benchmark | workload | size | dl_theory | peer |")
     assert "| nt_kernels | MLP NNGP+NTK | n=500 | 71.7 ms | 143 ms (neural-tangents 0.6.5) | 2.00× | 0.80 |" in lines[2]
-    assert "≥ 1.5× ✓" in lines[2] and "quick, 2 cores (load 1.5), 2026-12-02" in lines[2]
+    assert "≥ 1.5× ✓" in lines[2] and "quick, 2 cores (load 1.5, default threads), 2026-12-02" in lines[2]
     assert "| — | 0.80 |" in lines[3] and "✓" not in lines[3]  # no peer: no ratio, target not judged
 
 
@@ -88,6 +88,22 @@ def test_measure_reports_first_call_and_median(monkeypatch, side):
     out = h.measure(lambda: calls.append(1), repeats=3)
     assert len(out["times_s"]) == 3 and out["min_s"] <= out["median_s"] and out["first_s"] >= 0
     assert len(calls) == 5  # first call, warm-up, 3 timed
+
+
+def test_mem_ratio_and_choose_threads(monkeypatch):
+    assert h.mem_ratio({"peak_mb": 50.0}, {"peak_mb": 100.0}) == 0.5
+    assert h.mem_ratio({"peak_mb": 50.0}, {"peak_mb": 0.2}) is None  # too small a peak to divide by
+    assert h.choose_threads("1") == "1" and h.choose_threads("default") == "default"
+    monkeypatch.setattr(h.os, "getloadavg", lambda: (99.0, 0.0, 0.0))
+    assert h.choose_threads("auto") == "1"
+    with pytest.raises(ValueError, match="threads must be one of"):
+        h.choose_threads("2")
+
+
+def test_single_thread_runs_set_every_worker_to_one_thread(monkeypatch):
+    monkeypatch.setenv(h.THREADS_ENV, "1")
+    out = h.run_worker("dl_theory", "_harness", "thread_settings")
+    assert out["OMP_NUM_THREADS"] == "1" and "intra_op_parallelism_threads=1" in out["XLA_FLAGS"]
 
 
 def test_fmt_time():

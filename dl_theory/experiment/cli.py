@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--full", action="store_true", help="full sizes (default: quick sizes)")
     bench.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     bench.add_argument("--repeats", type=int, default=None, help="timed calls per measurement (default: each's)")
+    bench.add_argument("--threads", choices=("auto", "default", "1"), default="auto",
+                       help="threads of every worker: the libraries' defaults, one, or auto (one when the load "
+                            "average exceeds the core count)")
     return parser
 
 
@@ -250,7 +253,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(f"== bench {name} ({'full' if args.full else 'quick'} sizes)", flush=True)
         try:
             module = importlib.import_module(f"experiments.benchmarks.{name}")
-            path = _harness.run_benchmark(name, module, quick=not args.full, repeats=args.repeats)
+            path = _harness.run_benchmark(name, module, quick=not args.full, repeats=args.repeats,
+                                          threads=args.threads)
             print(f"wrote {path}")
         except KeyboardInterrupt:
             raise

@@ -17,7 +17,8 @@ Timing (:func:`measure`): the first call is timed alone (compilation for jitted 
 ``repeats`` calls after a warm-up, through :func:`dl_theory.experiment.timing.wall_times` where dl_theory is importable
 and the same loop written out where it is not (the peer environments); the median is the reported time. Memory
 (:func:`peak_rss_mb`): the process's peak resident set (``VmHWM``) above its level just before the workload, so that
-interpreter, library and input footprints are not counted.
+interpreter, library and input footprints are not counted; the peak is reset after the first call, so that the
+compiler's transient memory (``peak_first_mb``) is reported apart from the computation's (``peak_mb``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ RESULTS_DIR = BENCH_DIR / "results"
 README = BENCH_DIR / "README.md"
 MARKER = "@@BENCH_JSON@@"
 ARGS_ENV = "DL_THEORY_BENCH_ARGS"
+THREADS_ENV = "DL_THEORY_BENCH_THREADS"  # "1": every worker single-threaded; anything else: the libraries' defaults
+SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                     "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
 SIDE_ENV = "DL_THEORY_BENCH_SIDE"
 
 # peer key -> (environment variable naming its interpreter, default interpreter, script that builds it, label,
@@ -131,7 +135,11 @@ def run_worker(peer: str, module: str, function: str, *, timeout: float = 1800.0
     """
     python = peer_python(peer)
     child_env = {**os.environ, ARGS_ENV: json.dumps(kwargs), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    child_env.update(env or {})
+    extra = dict(env or {})
+    if os.environ.get(THREADS_ENV) == "1":
+        for name, value in SINGLE_THREAD_ENV.items():
+            extra[name] = f"{extra[name]} {value}" if name in extra else value
+    child_env.update(extra)
     if peer != "dl_theory":  # a peer must not import this checkout's dl_theory by accident
         child_env.pop("PYTHONPATH", None)
         child_env[SIDE_ENV] = "peer"
@@ -173,21 +181,41 @@ def peak_rss_mb(baseline_mb: float = 0.0) -> float:
     return _status_kb("VmHWM") / 1024 - baseline_mb
 
 
-def measure(call: Callable[[], Any], repeats: int, sync: Callable[[Any], Any] | None = None) -> dict:
-    """First-call time, then the median of ``repeats`` timed calls after a warm-up.
+def reset_peak() -> bool:
+    """Resets this process's peak resident set (``VmHWM``) to its current one (Linux ``clear_refs``); ``False`` where
+    that is not allowed (the peak then still counts what came before)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def measure(call: Callable[[], Any], repeats: int, sync: Callable[[Any], Any] | None = None,
+            base_mb: float | None = None) -> dict:
+    """First-call time, then the median of ``repeats`` timed calls after a warm-up; with ``base_mb`` also the peak
+    memory of the first call (compilation included) and of the later calls, separately.
 
     Args:
       call: function of no argument.
       repeats: timed calls.
       sync: waits for ``call()``'s result (``jax.block_until_ready``; ``None``: the result is ready on return).
+      base_mb: this process's :func:`rss_mb` before the workload was set up.
 
     Returns:
-      ``{"first_s", "median_s", "min_s", "times_s"}``.
+      ``{"first_s", "median_s", "min_s", "times_s"}`` and, with ``base_mb``, ``"peak_first_mb"`` (peak above
+      ``base_mb`` up to the end of the first call) and ``"peak_mb"`` (peak above ``base_mb`` during the later calls:
+      the memory the computation needs once compiled).
     """
     sync = sync or (lambda out: out)
     start = time.perf_counter()
     sync(call())
     first = time.perf_counter() - start
+    memory = {}
+    if base_mb is not None:
+        memory["peak_first_mb"] = peak_rss_mb(base_mb)
+        memory["peak_reset"] = reset_peak()
     if os.environ.get(SIDE_ENV) != "peer":  # dl_theory's protocol: a warm-up, then the timed rounds
         from dl_theory.experiment.timing import wall_times
 
@@ -199,31 +227,24 @@ def measure(call: Callable[[], Any], repeats: int, sync: Callable[[Any], Any] | 
             start = time.perf_counter()
             sync(call())
             times.append(time.perf_counter() - start)
-    return {"first_s": first, "median_s": statistics.median(times), "min_s": min(times), "times_s": times}
-
-
-def measure_torch(call: Callable[[], Any], repeats: int) -> dict:
-    """:func:`measure` of a PyTorch call with its default intra-op threads and with one thread; the faster is reported
-    (``"threads"`` says which; both are kept). On a loaded machine PyTorch's spinning OpenMP threads lose many times
-    over to a single thread, so the peer is timed at its best of the two."""
-    import torch
-
-    default = torch.get_num_threads()
-    runs = {}
-    for threads in dict.fromkeys((default, 1)):
-        torch.set_num_threads(threads)
-        runs[threads] = measure(call, repeats)
-    torch.set_num_threads(default)
-    best = min(runs, key=lambda t: runs[t]["median_s"])
-    return {**runs[best], "threads": best, "median_s_by_threads": {str(t): r["median_s"] for t, r in runs.items()}}
+    if base_mb is not None:
+        memory["peak_mb"] = peak_rss_mb(base_mb)
+    return {"first_s": first, "median_s": statistics.median(times), "min_s": min(times), "times_s": times, **memory}
 
 
 # --- records ---------------------------------------------------------------------------------------------------------
 
 
+def mem_ratio(dl_theory: dict, peer: dict, key: str = "peak_mb") -> float | None:
+    """``dl_theory[key] / peer[key]``; ``None`` when either is missing or the peer's is under 1 MiB (too small a
+    peak to divide by)."""
+    a, b = dl_theory.get(key), peer.get(key)
+    return None if a is None or b is None or b < 1.0 else a / b
+
+
 def row(workload: str, size: str, *, dl_theory: str, peer: str, speedup: float | None = None,
-        memory_ratio: float | None = None, accuracy: str = "", target: str = "", met: bool | None = None,
-        **numbers: Any) -> dict:
+        memory_ratio: float | None = None, memory_first_ratio: float | None = None, accuracy: str = "",
+        target: str = "", met: bool | None = None, **numbers: Any) -> dict:
     """One line of the README table.
 
     Args:
@@ -232,14 +253,16 @@ def row(workload: str, size: str, *, dl_theory: str, peer: str, speedup: float |
       dl_theory: dl_theory's cell (``"1.00 s"``).
       peer: the peer's cell (``"1.14 s (neural-tangents 0.6.5)"``), or why there is none.
       speedup: peer time / dl_theory time (> 1: dl_theory is faster).
-      memory_ratio: dl_theory peak memory / the peer's (< 1: dl_theory uses less).
+      memory_ratio: dl_theory peak memory / the peer's after the first call (< 1: dl_theory uses less).
+      memory_first_ratio: the same for the first call (compilation for dl_theory), where it is measured.
       accuracy: error against a float64 reference, where it applies.
       target: the target this row is held to (``">= 1.5x"``).
       met: whether the target is met (``None``: no target or no peer).
       **numbers: raw values kept in the record (times in s, memory in MiB ...).
     """
     return {"workload": workload, "size": size, "dl_theory": dl_theory, "peer": peer, "speedup": speedup,
-            "memory_ratio": memory_ratio, "accuracy": accuracy, "target": target, "met": met, **numbers}
+            "memory_ratio": memory_ratio, "memory_first_ratio": memory_first_ratio, "accuracy": accuracy,
+            "target": target, "met": met, **numbers}
 
 
 def fmt_time(seconds: float | None) -> str:
@@ -255,6 +278,11 @@ def fmt_time(seconds: float | None) -> str:
 def at_least(ratio: float | None, target: float) -> bool | None:
     """Whether ``ratio >= target`` (``None`` when there is no ratio)."""
     return None if ratio is None else bool(ratio >= target)
+
+
+def thread_settings() -> dict:
+    """The thread-count environment variables this process runs with (a worker: what :func:`run_worker` set)."""
+    return {name: os.environ.get(name, "") for name in SINGLE_THREAD_ENV}
 
 
 def machine() -> dict:
@@ -337,14 +365,18 @@ def readme_table(records: Iterable[dict]) -> str:
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for record in records:
         m = record.get("machine", {})
-        where = (f"{record.get('mode', '?')}, {m.get('cores', '?')} cores (load {m.get('load_avg_1m', 0):.1f}), "
-                 f"{record.get('date', '?')[:10]}")
+        threads = "1 thread" if record.get("threads") == "1" else "default threads"
+        where = (f"{record.get('mode', '?')}, {m.get('cores', '?')} cores (load {m.get('load_avg_1m', 0):.1f}, "
+                 f"{threads}), {record.get('date', '?')[:10]}")
         for r in record["rows"]:
             target = r.get("target") or ""
             if target and r.get("met") is not None:
                 target += " ✓" if r["met"] else " ✗"
+            memory = _cell(r.get("memory_ratio"), ".2f")
+            if r.get("memory_first_ratio") is not None:
+                memory += f" (first call {r['memory_first_ratio']:.2f})"
             cells = [record["name"], r["workload"], r["size"], r["dl_theory"], r["peer"],
-                     _cell(r.get("speedup"), ".2f", "×"), _cell(r.get("memory_ratio"), ".2f"),
+                     _cell(r.get("speedup"), ".2f", "×"), memory,
                      _cell(r.get("accuracy")), _cell(target), where]
             lines.append("| " + " | ".join(_cell(c) if isinstance(c, str) else c for c in cells) + " |")
     return "\n".join(lines)
@@ -360,9 +392,12 @@ first call (compilation) and the peak memory above the process's pre-workload le
 shared, and a load above the core count slows both sides.
 
 Speed-up is the peer's time over dl_theory's (above 1: dl_theory is faster); memory is dl_theory's peak over the peer's
-(below 1: dl_theory needs less). Peer environments: `bash scripts/legacy_nt_env.sh` (neural-tangents 0.6.5),
+(below 1: dl_theory needs less) during the timed calls, with the first call's (compilation for dl_theory) in parentheses
+where both sides compile. Peer environments: `bash scripts/legacy_nt_env.sh` (neural-tangents 0.6.5),
 `bash scripts/pyhessian_env.sh` (PyHessian), `bash scripts/torch_env.sh` (PyTorch CPU); without one, a benchmark says so
-and times the dl_theory side alone.
+and times the dl_theory side alone. When the load average exceeds the core count, every worker of both sides runs on one
+thread (`--threads auto`, the default; the table says so): on an oversubscribed machine the spinning threads of XLA's
+and PyTorch's pools lose several times over to one thread, each by a different factor.
 
 This file is rebuilt by `dl-theory bench` from the result files; per benchmark the full-size record is shown when there
 is one, else the quick one.
@@ -387,15 +422,38 @@ def write_readme(results_dir: pathlib.Path | None = None, readme: pathlib.Path |
     return readme
 
 
+def choose_threads(threads: str) -> str:
+    """``"1"`` or ``"default"``: ``threads`` itself, or for ``"auto"`` one thread when the machine's load average
+    exceeds its core count. On an oversubscribed machine the spinning worker threads of both XLA's and PyTorch's
+    thread pools lose several times over to a single thread, and not by the same factor, so both sides then run on one
+    thread (a per-core comparison) rather than comparing two degraded thread pools."""
+    if threads not in ("auto", "default", "1"):
+        raise ValueError(f"threads must be one of 'auto', 'default', '1', got {threads!r}")
+    if threads == "auto":
+        return "1" if os.getloadavg()[0] > (os.cpu_count() or 1) else "default"
+    return threads
+
+
 def run_benchmark(name: str, module: Any, quick: bool, repeats: int | None = None,
-                  results_dir: pathlib.Path | None = None) -> pathlib.Path:
-    """Runs ``module.run(quick, repeats)``, stamps and writes its record, prints its rows; returns the record's path."""
+                  results_dir: pathlib.Path | None = None, threads: str = "auto") -> pathlib.Path:
+    """Runs ``module.run(quick, repeats)`` with every worker on ``threads`` (:func:`choose_threads`), stamps and
+    writes its record, prints its rows; returns the record's path."""
     started = time.perf_counter()
     load = os.getloadavg()[0]
-    record = module.run(quick=quick, repeats=repeats)
+    threads = choose_threads(threads)
+    previous = os.environ.get(THREADS_ENV)
+    os.environ[THREADS_ENV] = threads
+    try:
+        record = module.run(quick=quick, repeats=repeats)
+    finally:
+        if previous is None:
+            os.environ.pop(THREADS_ENV, None)
+        else:
+            os.environ[THREADS_ENV] = previous
     record = {"name": name, "mode": "quick" if quick else "full",
               "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "commit": _commit(),
-              "machine": {**machine(), "load_avg_1m_at_start": load}, "wall_s": time.perf_counter() - started,
+              "machine": {**machine(), "load_avg_1m_at_start": load}, "threads": threads,
+              "wall_s": time.perf_counter() - started,
               **record}
     path = write_json_atomic(result_path(name, quick, RESULTS_DIR if results_dir is None else results_dir), record)
     print(readme_table([record]))

@@ -6,7 +6,7 @@ einsum formula written out) and with ``implementation="jax"`` (``jax.nn.dot_prod
 same function from the same weights with ``torch.nn.functional.scaled_dot_product_attention(is_causal=True)`` between
 the same projections. Forward: the output for a batch of ``B`` sequences of ``n`` tokens of width ``d`` (4 heads).
 Backward: the gradient of the output's sum with respect to the weights and the input (one forward and one backward
-pass). Both float32, each side in its own process (PyTorch at the faster of its default threads and one thread), the
+pass). Both float32, each side in its own process, the
 median of repeated calls after a warm-up (the first call, compilation for dl_theory, recorded separately). Accuracy: the
 forward output of the first sequence against a float64 NumPy evaluation of the formula.
 """
@@ -66,10 +66,10 @@ def dl_theory_worker(n: int, d: int, repeats: int, implementation: str, out: str
     base = h.rss_mb()
     forward = jax.jit(lambda p, x: apply_fn(p, x, is_causal=True))
     backward = jax.jit(jax.grad(lambda p, x: apply_fn(p, x, is_causal=True).sum(), argnums=(0, 1)))
-    fwd = h.measure(lambda: forward(params, x), repeats, jax.block_until_ready)
-    bwd = h.measure(lambda: backward(params, x), repeats, jax.block_until_ready)
+    fwd = h.measure(lambda: forward(params, x), repeats, jax.block_until_ready, base_mb=base)
+    bwd = h.measure(lambda: backward(params, x), repeats, jax.block_until_ready, base_mb=base)
     np.save(out, np.asarray(forward(params, x))[0])
-    return {"forward": fwd, "backward": bwd, "peak_mb": h.peak_rss_mb(base), "jax": jax.__version__}
+    return {"forward": fwd, "backward": bwd, "peak_mb": max(fwd["peak_mb"], bwd["peak_mb"]), "jax": jax.__version__}
 
 
 def torch_worker(n: int, d: int, repeats: int, out: str) -> dict:
@@ -98,10 +98,11 @@ def torch_worker(n: int, d: int, repeats: int, out: str) -> dict:
         return x.grad
 
     base = h.rss_mb()
-    fwd = h.measure_torch(forward, repeats)
-    bwd = h.measure_torch(backward, repeats)
+    fwd = h.measure(forward, repeats, base_mb=base)
+    bwd = h.measure(backward, repeats, base_mb=base)
     np.save(out, forward()[0].numpy())
-    return {"forward": fwd, "backward": bwd, "peak_mb": h.peak_rss_mb(base), "torch": torch.__version__}
+    return {"forward": fwd, "backward": bwd, "peak_mb": max(fwd["peak_mb"], bwd["peak_mb"]), "torch": torch.__version__,
+            "threads": torch.get_num_threads()}
 
 
 def run(quick: bool, repeats: int | None = None) -> dict:
@@ -137,7 +138,7 @@ def run(quick: bool, repeats: int | None = None) -> dict:
                 p = runs["torch"][direction]
                 rows.append(h.row(workload, size, dl_theory=dl_cell, peer=f"{h.fmt_time(p['median_s'])} (torch sdpa)",
                                   speedup=p["median_s"] / dl["median_s"],
-                                  memory_ratio=runs["formula"]["peak_mb"] / runs["torch"]["peak_mb"], accuracy=acc,
+                                  memory_ratio=h.mem_ratio(runs["formula"], runs["torch"]), accuracy=acc,
                                   dl_theory_s=dl["median_s"], dl_theory_jax_impl_s=jx["median_s"],
                                   peer_s=p["median_s"]))
     notes = ["attention: speed-up of dl_theory's default (formula) implementation; the `jax.nn` implementation's time "

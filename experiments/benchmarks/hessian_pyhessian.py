@@ -13,9 +13,9 @@ iteration with its default stopping rule (relative change < 1e-3); dl_theory run
 steps, and with the fewest steps whose error is no larger than PyHessian's (the time-to-accuracy comparison). Every
 estimate's error against the exact spectrum (dense float64 Hessian, ``eigh``) is recorded next to its time. Times are
 the median of ``reps`` calls after a warm-up; the first call (XLA compilation for dl_theory) is recorded separately;
-PyTorch runs at the faster of its default threads and one thread; PyHessian's graph setup (forward and ``create_graph``
-backward, done once) is not included. Hutchinson probes run in chunks of ``trace_chunk`` (``vmap`` inside a chunk),
-which on two CPU cores keeps the batched products' intermediates in cache.
+PyHessian's graph setup (forward and ``create_graph`` backward, done once) is not included. Hutchinson probes run in
+chunks of ``trace_chunk`` (``vmap`` inside a chunk), which on two CPU cores keeps the batched products' intermediates in
+cache.
 """
 
 import json
@@ -73,11 +73,11 @@ def pyhessian_worker(inp: str) -> dict:
     base = h.rss_mb()
     comp = pyh(model, criterion, data=(x, y), cuda=False)
     reps = cfg["reps"]
-    setup = h.measure_torch(lambda: pyh(model, criterion, data=(x, y), cuda=False), reps)
-    top = h.measure_torch(lambda: comp.eigenvalues(maxIter=cfg["power_max_iter"], tol=cfg["power_tol"]), reps)
-    trace = h.measure_torch(lambda: comp.trace(maxIter=cfg["trace_probes"], tol=0.0), reps)
-    density = h.measure_torch(lambda: comp.density(iter=cfg["slq_iters"], n_v=cfg["slq_probes"]), reps)
-    peak = h.peak_rss_mb(base)
+    setup = h.measure(lambda: pyh(model, criterion, data=(x, y), cuda=False), reps)
+    top = h.measure(lambda: comp.eigenvalues(maxIter=cfg["power_max_iter"], tol=cfg["power_tol"]), reps, base_mb=base)
+    trace = h.measure(lambda: comp.trace(maxIter=cfg["trace_probes"], tol=0.0), reps, base_mb=base)
+    density = h.measure(lambda: comp.density(iter=cfg["slq_iters"], n_v=cfg["slq_probes"]), reps, base_mb=base)
+    peak = max(t["peak_mb"] for t in (top, trace, density))
     top_value = comp.eigenvalues(maxIter=cfg["power_max_iter"], tol=cfg["power_tol"])[0][0]
     tr = comp.trace(maxIter=cfg["trace_probes"], tol=0.0)
     dens = comp.density(iter=cfg["slq_iters"], n_v=cfg["slq_probes"])
@@ -96,7 +96,7 @@ def pyhessian_worker(inp: str) -> dict:
         "density_nodes": [list(map(float, e)) for e in dens[0]],
         "density_weights": [list(map(float, w)) for w in dens[1]],
         "torch": torch.__version__,
-        "threads": {"top": top["threads"], "trace": trace["threads"], "density": density["threads"]},
+        "threads": torch.get_num_threads(),
     }
 
 
@@ -162,10 +162,12 @@ def dl_theory_worker(inp: str, exact_top: float, top_error_to_match: float) -> d
                     if abs(float(top(m)(params, key)) / exact_top - 1) <= top_error_to_match), cfg["lanczos_iters"])
     out = {"matched_lanczos_iters": matched, "jax": jax.__version__}
     fns = {"top": top(cfg["lanczos_iters"]), "top_matched": top(matched), "trace": trace, "density": dens}
+    peaks = []
     for name, fn in fns.items():
-        timing = h.measure(lambda fn=fn: fn(params, key), cfg["reps"], jax.block_until_ready)
+        timing = h.measure(lambda fn=fn: fn(params, key), cfg["reps"], jax.block_until_ready, base_mb=base)
         out[f"{name}_first_s"], out[f"{name}_s"] = timing["first_s"], timing["median_s"]
-    out["peak_mb"] = h.peak_rss_mb(base)
+        peaks.append(timing["peak_mb"])
+    out["peak_mb"] = max(peaks)
     for name in ("top", "top_matched", "trace"):
         out[name] = float(fns[name](params, key))
     nodes, weights = fns["density"](params, key)
@@ -227,7 +229,7 @@ def run(quick: bool, repeats: int | None = None) -> dict:
         ratios[name] = torch_out[f"{peer_name}_s"] / ours[f"{name}_s"]
         rows.append(h.row(workload, size, dl_theory=h.fmt_time(ours[f"{name}_s"]),
                           peer=f"{h.fmt_time(torch_out[f'{peer_name}_s'])} ({label})", speedup=ratios[name],
-                          memory_ratio=ours["peak_mb"] / torch_out["peak_mb"],
+                          memory_ratio=h.mem_ratio(ours, torch_out),
                           accuracy=f"{acc}; PyHessian {errors['pyhessian'][peer_name]:.1e}", target=target,
                           met=h.at_least(ratios[name], 3.0) if target else None, dl_theory_s=ours[f"{name}_s"],
                           peer_s=torch_out[f"{peer_name}_s"], dl_theory_first_s=ours[f"{name}_first_s"]))

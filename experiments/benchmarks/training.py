@@ -11,10 +11,9 @@ parameterization on both sides:
 dl_theory runs the compiled engine of :func:`dl_theory.training.train`: :func:`dl_theory.training.make_chunk`, one
 jitted ``lax.scan`` over the steps of a chunk (``train`` calls it once per ``log_every`` steps), so a timed call is
 ``steps`` optimizer steps with the minibatch gather inside; its first call (tracing and XLA compilation) is recorded
-separately, and one whole ``training.train`` call (compilation included) is recorded too. PyTorch runs the textbook loop
-(index a minibatch, forward, loss, ``zero_grad``, ``backward``, ``step``) at the faster of its default threads (the core
-count) and one thread (:func:`experiments.benchmarks._harness.measure_torch`). Each side runs in its own process;
-steps/s is ``steps`` over the median time of a call.
+separately. PyTorch runs the textbook loop (index a minibatch, forward, loss, ``zero_grad``, ``backward``, ``step``)
+with its default threads (see :func:`experiments.benchmarks._harness.choose_threads` for loaded machines). Each side
+runs in its own process; steps/s is ``steps`` over the median time of a call.
 """
 
 from __future__ import annotations
@@ -36,8 +35,6 @@ def _data():
 
 def dl_theory_worker(model: str, steps: int, repeats: int) -> dict:
     """Steps/s of ``training.make_chunk`` (the jitted scan of ``training.train``) on MNIST-1D."""
-    import time
-
     import jax
     import jax.numpy as jnp
     import optax
@@ -60,14 +57,10 @@ def dl_theory_worker(model: str, steps: int, repeats: int) -> dict:
     chunk = training.make_chunk(loss_fn, optimizer, BATCH)
     state = training.TrainState(params, optimizer.init(params))
     step_ids = jnp.arange(steps)
-    timing = h.measure(lambda: chunk(state, data, key, step_ids), repeats, jax.block_until_ready)
-    start = time.perf_counter()
-    _, history = training.train(loss_fn, params, optimizer, data, n_steps=steps, batch_size=BATCH, key=key,
-                                log_every=steps, desc=f"train {model}")
-    train_s = time.perf_counter() - start
-    return {"steps_per_s": steps / timing["median_s"], "train_call_s": train_s, "peak_mb": h.peak_rss_mb(base),
-            "loss_first": float(history["loss"][0]), "loss_last": float(history["loss"][-1]),
-            "jax": jax.__version__, **timing}
+    timing = h.measure(lambda: chunk(state, data, key, step_ids), repeats, jax.block_until_ready, base_mb=base)
+    losses_S = chunk(state, data, key, step_ids)[1]
+    return {"steps_per_s": steps / timing["median_s"],
+            "loss_first": float(losses_S[0]), "loss_last": float(losses_S[-1]), "jax": jax.__version__, **timing}
 
 
 def torch_worker(model: str, steps: int, repeats: int, data: str) -> dict:
@@ -108,9 +101,10 @@ def torch_worker(model: str, steps: int, repeats: int, data: str) -> dict:
             optimizer.step()
             losses.append(loss.item()) if step in (0, steps - 1) else None
 
-    timing = h.measure_torch(loop, repeats)
-    return {"steps_per_s": steps / timing["median_s"], "peak_mb": h.peak_rss_mb(base), "loss_first": losses[0],
-            "loss_last": losses[-1], "torch": torch.__version__, **timing}
+    timing = h.measure(loop, repeats, base_mb=base)
+    return {"steps_per_s": steps / timing["median_s"], "loss_first": losses[0],
+            "loss_last": losses[-1], "torch": torch.__version__,
+            "threads": torch.get_num_threads(), **timing}
 
 
 def run(quick: bool, repeats: int | None = None) -> dict:
@@ -140,10 +134,10 @@ def run(quick: bool, repeats: int | None = None) -> dict:
             continue
         speedup = d["steps_per_s"] / p["steps_per_s"]
         rows.append(h.row(name, size, dl_theory=dl_cell, peer=f"{p['steps_per_s']:.0f} steps/s ({label})",
-                          speedup=speedup, memory_ratio=d["peak_mb"] / p["peak_mb"], target="≥ 1×",
+                          speedup=speedup, memory_ratio=h.mem_ratio(d, p), target="≥ 1×",
                           met=h.at_least(speedup, 1.0), dl_theory_steps_per_s=d["steps_per_s"],
                           peer_steps_per_s=p["steps_per_s"]))
     tmp.cleanup()
     notes = ["training: steady-state steps/s (speed-up = dl_theory steps/s over PyTorch's); the compile time of the "
-             "jitted chunk is in the dl_theory cell and `details` holds one whole `training.train` call."]
+             "jitted chunk (`training.make_chunk`, the engine of `training.train`) is in the dl_theory cell."]
     return {"peer": label, "repeats": repeats, "steps": steps, "rows": rows, "details": details, "notes": notes}
