@@ -234,7 +234,7 @@ def plot(result: Result):
         ax.semilogy(tr["steps"], gap[:, r], color="#d1495b" if saddle else "#1f5fa8", alpha=0.9 if saddle else 0.5,
                     lw=1.4 if saddle else 1.0,
                     label=("from beside a saddle" if r == n_random else "random init" if r == 0 else None))
-    ax.set(xlabel="GD step", ylabel="(L − L*) / L*", title="reaches Eckart–Young Σ_{i>k} λ_i")
+    ax.set(xlabel="GD step", ylabel="(L − L*) / L*", title=r"reaches Eckart–Young $\sum_{i>k}\lambda_i$")
     ax.legend(fontsize=7)
     ax = axes[1]
     for r in range(tr["angle_trace"].shape[1]):
