@@ -5,11 +5,12 @@ Every CPWL :math:`g : \mathbb R \to \mathbb R` with breakpoints :math:`x_1 < \do
 .. math:: g(x) = a x + b + \sum_{i=1}^{M} c_i (x - x_i)_+,
 
 with :math:`a` the slope of the leftmost piece and :math:`c_i` the change of slope at :math:`x_i` (Lebesgue's
-representation; Shektman 1982 for density in :math:`C[0, 1]`). Writing :math:`a x = a (x)_+ - a (-x)_+` makes it a
-one-hidden-layer ReLU network of width :math:`M + 2` that equals :math:`g` on all of :math:`\mathbb R`. Conversely a
-unit :math:`v\,\mathrm{relu}(w x + \beta)` with :math:`w \ne 0` is a hinge at :math:`t = -\beta/w`:
-:math:`|w| v (x - t)_+` for :math:`w > 0` and :math:`|w| v [(x - t)_+ - (x - t)]` for :math:`w < 0`, so summing the
-units and merging equal knots recovers :math:`(a, b, c, x)` from any such network. Both directions only add and
+representation; Shekhtman 1982, *Why piecewise linear functions are dense in C[0, 1]*). Writing
+:math:`a x = a (x)_+ - a (-x)_+` makes it a one-hidden-layer ReLU network of width :math:`M + 2` that equals
+:math:`g` on all of :math:`\mathbb R`. Conversely a unit :math:`v\,\mathrm{relu}(w x + \beta)` with
+:math:`w \ne 0` is a hinge at :math:`t = -\beta/w`: :math:`|w| v (x - t)_+` for :math:`w > 0` and
+:math:`|w| v [(x - t)_+ - (x - t)]` for :math:`w < 0`, so summing the units and merging equal knots recovers
+:math:`(a, b, c, x)` from any such network. Both directions only add and
 multiply the given numbers: they are exact up to float rounding.
 
 A :math:`k`-hinge (maxout unit, Goodfellow et al. 2013) is :math:`h(x) = \max_{j \le k} (w_j^\top x + \beta_j)`; ReLU is
