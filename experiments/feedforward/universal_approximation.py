@@ -8,7 +8,7 @@ and values; a random generic ReLU net of width m converts back to a CPWL with ex
 Maxout: a random k-hinge max_j(s_j x + t_j) is the convex CPWL of its upper envelope (at most k - 1 knots, all slope
 increases positive), and every CPWL is the difference of two k-hinges (Wang & Sun 2005 in one dimension).
 
-Barron-type rate. Barron (1993) bounds the squared L2 error of the best width-m net, int |f - g_m|^2 dmu <= C_f^2/m,
+Barron-type rate. Barron (1993) bounds the squared L2 error of the best width-m net, int |f - g_m|^2 dmu <= (2C_f)^2/m,
 by Maurey's probabilistic argument: write f as an average of ridge units, f(x) = E_w[phi(w.x)], and draw m units.
 The squared error of the m-sample average is a variance over m, in any input dimension d. We take the infinite-width
 ReLU net f(x) = E_{w ~ N(0, I/d)}[relu(w.x)] = |x| / sqrt(2 pi d) and the width-m net f_m(x) = (1/m) sum_j relu(w_j.x)
