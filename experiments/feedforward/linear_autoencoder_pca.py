@@ -204,8 +204,8 @@ def run(cfg: Config) -> Result:
                       "4 lambda_j^2): max abs difference", 0.0, eig_err, slack=1e3 * EPS),
         Claim.close("orbit-zero-eigenvalues", "every S: number of zero Hessian eigenvalues = k^2 (the GL(k) "
                     "orbit; max |count - k^2|)", 0.0, max(abs(r["n_zero"] - k * k) for r in rows)),
-        Claim.at_most("not-convex", "smallest Hessian eigenvalue over the critical points (< 0: not convex)", 0.0,
-                      min(float(r["eig"][0]) for r in rows), slack=-ZERO_EIG),
+        Claim.at_most("not-convex", "smallest Hessian eigenvalue over the critical points (< 0, below the zero "
+                      "threshold: not convex)", -ZERO_EIG, min(float(r["eig"][0]) for r in rows)),
         Claim.close("only-top-k-is-minimum", "number of critical subsets without negative curvature (1: only the "
                     "top-k, every local minimum is global)", 1.0, sum(r["n_negative"] == 0 for r in rows)),
         Claim.at_least("optimum-psd", "smallest Hessian eigenvalue at the top-k critical point (>= 0 up to rounding)",
