@@ -147,8 +147,9 @@ def sgns_optimum(context_VxV: ArrayLike, noise_V: ArrayLike, n_negative: int) ->
     :math:`\sigma(s)/\sigma(-s) = e^s = p(\nu\mid\omega)/(k P_n(\nu))`.
     """
     n_negative = checks.count("n_negative", n_negative)
-    with np.errstate(divide="ignore"):
-        return np.log(np.asarray(context_VxV)) - np.log(n_negative * np.asarray(noise_V))[None, :]
+    p, noise = np.asarray(context_VxV, float), np.asarray(noise_V, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(p > 0, np.log(p) - np.log(n_negative * noise)[None, :], -np.inf)
 
 
 def _cosine_similarity(emb_VxD: ArrayLike) -> jax.Array:

@@ -9,7 +9,8 @@ have the same one. The (center, context) pairs within a window are tallied into 
   count-weighted sum (the form trained, one V x V logit matrix per step) and optax's softmax cross-entropy on the
   logits; its closed-form gradient (softmax residual times the other table) equals jax.grad (float64).
 * Negative sampling (Mikolov et al. 2013): -ln s(x^T y_nu) - sum_j ln s(-x^T y_{n_j}), n_j ~ unigram^{3/4}, matches
-  its definition written out in NumPy; trained by sampling pairs and noise words every step.
+  its definition written out in NumPy; trained by sampling pairs and noise words every step. Both models use Adam
+  with a cosine-decayed step, which damps the minibatch noise of the sampled loss at the end.
 * Trained input embeddings recover the topics: the leave-one-out k-nearest-neighbour (cosine) vote predicts each
   content word's topic far above chance 1/K (binomial standard error rule), for both losses.
 * The full-softmax model is near the Bayes floor: its held-out NLL exceeds the exact conditional entropy
@@ -143,7 +144,7 @@ def run(cfg: Config) -> Result:
         return {"heldout_nll": full_softmax_loss(params, val_counts)}
 
     params0 = init_embeddings(jax.random.fold_in(key, 2), vocab, cfg.dim)
-    optimizer = optax.adam(cfg.learning_rate)
+    optimizer = optax.adam(optax.cosine_decay_schedule(cfg.learning_rate, cfg.steps, alpha=0.1))
     softmax_params, softmax_hist = train(full_softmax_loss, params0, optimizer, counts, n_steps=cfg.steps,
                                          log_every=cfg.log_every, callback=heldout_nll,
                                          desc="word2vec (full softmax)")
