@@ -69,7 +69,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(depths=(1, 2, 4, 6, 8), width=4, grad_depth=16, grad_width=64, grad_nets=16)
+        return cls(depths=(1, 2, 4, 6, 8), width=4, grad_depth=12, grad_width=64, grad_nets=16)
 
 
 def _identity_error(key: jax.Array, depth: int, width: int, n_inputs: int) -> float:
