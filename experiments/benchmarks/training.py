@@ -22,7 +22,7 @@ from experiments.benchmarks import _harness as h
 
 PEER = "torch"
 BATCH, LR, N_TRAIN, WIDTH, CHANNELS, FILTER = 128, 1e-3, 4000, 256, 32, 5
-STEPS = {"quick": 100, "full": 1000}
+STEPS = {"quick": 100, "full": 500}
 MODELS = ("mlp", "cnn")
 
 
