@@ -335,9 +335,11 @@ def ddpm_sample(key: jax.Array, apply_fn: Callable, params: Params, schedule: Sc
     k_init, k_steps = jax.random.split(key)
     dtype = schedule.beta_T.dtype
 
+    unguided = y_N is None or (not isinstance(guidance, jax.Array) and guidance == 0)  # guidance may be traced
+
     def eps_hat(x, t_N):
         eps = apply_fn(params, x, t_N=t_N, y_N=y_N)
-        if y_N is None or not guidance:
+        if unguided:
             return eps
         return (1.0 + guidance) * eps - guidance * apply_fn(params, x, t_N=t_N, y_N=None)
 
