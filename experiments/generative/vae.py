@@ -424,13 +424,13 @@ def plot(result: Result):
     ax.legend(fontsize=6.5)
     ax = axes[1, 0]
     ax.imshow(_tiles(dig["samples"], 8), cmap="gray_r", vmin=0, vmax=1)
-    ax.set(title="VAE samples (decoder mean, z ~ N(0, I))", xticks=[], yticks=[])
-    ax.grid(False)
+    ax.set_title("VAE samples (decoder mean, z ~ N(0, I))")
+    ax.set_axis_off()
     ax = axes[1, 1]
     pairs = np.concatenate([dig["originals"][:8], dig["recon"][:8], dig["originals"][8:16], dig["recon"][8:16]])
     ax.imshow(_tiles(pairs, 8), cmap="gray_r", vmin=0, vmax=1)
-    ax.set(title="test images (rows 1, 3) and reconstructions", xticks=[], yticks=[])
-    ax.grid(False)
+    ax.set_title("test images (rows 1, 3) and reconstructions")
+    ax.set_axis_off()
     ax = axes[1, 2]
     lo = min(dig["ppca"].min(), dig["iwae"].min())
     hi = max(dig["ppca"].max(), dig["iwae"].max())

@@ -154,7 +154,7 @@ def test_hierarchical_bound_vs_two_dimensional_quadrature(x64):
                                rtol=1e-12)
 
 
-def test_train_step_matches_optax_and_fit_trains(key):
+def test_train_step_matches_optax(key):
     net = v.vae(6, 2, hidden=(8,))
     params = jax.jit(net.init)(key)
     opt = optax.adam(1e-2)
@@ -174,9 +174,6 @@ def test_train_step_matches_optax_and_fit_trains(key):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="x_BxD"):
         step(params, opt.init(params), x[:8], jax.random.key(2))
-    x_train = jax.random.uniform(jax.random.key(3), (64, 6))
-    _, history = v.fit(net, params, x_train, opt, n_steps=100, batch_size=16, key=jax.random.key(4), log_every=100)
-    assert history["loss"][-20:].mean() < history["loss"][:20].mean()
 
 
 @pytest.mark.parametrize("kwargs, name", [({"likelihood": "poisson"}, "likelihood"), ({"latent_dim": 0}, "latent_dim"),
