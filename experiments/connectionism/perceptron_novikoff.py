@@ -5,6 +5,7 @@ For planted-margin data in several dimensions and margins, every trial's update 
 iterates stay in the span of the data.
 """
 
+import functools
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -35,11 +36,15 @@ class Config:
         return cls(dims=(2, 10), margins=(0.05, 0.1, 0.2), n_points=200, n_trials=20)
 
 
-def _trials(key: jax.Array, n_trials: int, n_points: int, dim: int, margin: float) -> dict[str, np.ndarray]:
-    """Runs the perceptron on ``n_trials`` planted-margin samples; returns per-trial quantities of the theorem."""
-    max_updates = int(np.ceil(novikoff_bound(1.0, margin))) + 1
+@functools.partial(jax.jit, static_argnames=("n_trials", "n_points", "dim", "max_updates"))
+def _trials(key: jax.Array, margin: jax.Array, *, n_trials: int, n_points: int, dim: int,
+            max_updates: int) -> dict[str, jax.Array]:
+    """Runs the perceptron on ``n_trials`` planted-margin samples; returns per-trial quantities of the theorem.
 
-    @jax.jit
+    ``max_updates`` (static: the shape of the recorded path) must be at least the Novikoff bound of ``margin``, which
+    is traced, so one compile serves every margin of a dimension.
+    """
+
     @jax.vmap
     def one(k):
         x, y, w_star = data.planted_margin(k, n_points, dim, margin)
@@ -54,7 +59,7 @@ def _trials(key: jax.Array, n_trials: int, n_points: int, dim: int, margin: floa
         return dict(updates=run.counts.sum(), converged=run.converged, radius=radius, gamma=gamma,
                     norm_gap=norm_gap.min(), align_gap=align_gap.min(), cosine=cosine)
 
-    return jax.tree_util.tree_map(np.asarray, one(jax.random.split(key, n_trials)))
+    return one(jax.random.split(key, n_trials))
 
 
 def _span_residual(key: jax.Array, cfg: Config) -> tuple[float, float]:
@@ -71,8 +76,11 @@ def run(cfg: Config) -> Result:
     key = jax.random.key(cfg.seed)
     cases = [(d, g) for d in cfg.dims for g in cfg.margins]
     rows = []
+    max_updates = int(np.ceil(novikoff_bound(1.0, min(cfg.margins)))) + 1  # the largest bound: one path shape
     for i, (dim, margin) in enumerate(progress(cases, desc="perceptron-novikoff")):
-        out = _trials(jax.random.fold_in(key, i), cfg.n_trials, cfg.n_points, dim, margin)
+        out = _trials(jax.random.fold_in(key, i), jnp.float32(margin), n_trials=cfg.n_trials, n_points=cfg.n_points,
+                      dim=dim, max_updates=max_updates)
+        out = jax.tree_util.tree_map(np.asarray, out)
         out["bound"] = (out["radius"] / out["gamma"]) ** 2
         rows.append(dict(dim=dim, margin=margin, **out))
     updates = np.concatenate([r["updates"] for r in rows])
@@ -118,7 +126,7 @@ def plot(result: Result):
     ax2.set(xlabel="updates / (R²/γ²)", ylabel="trials", title="all below 1")
     ex = result.data["example"]
     for trial in range(min(5, len(ex["updates"]))):
-        cos = ex["cosine"][trial]
+        cos = ex["cosine"][trial][: int(ex["updates"][trial])]  # recorded updates only (the path is padded)
         t = np.arange(1, len(cos) + 1)
         ax3.plot(t, cos, alpha=0.8)
         theory_line(ax3, t, np.sqrt(t) * ex["gamma"][trial] / ex["radius"][trial],

@@ -66,7 +66,8 @@ def perceptron(x_NxD: ArrayLike, y_N: ArrayLike, max_epochs: int, max_updates: i
         w, counts, t, path, mistakes = carry
         mistake = y_N[i] * jnp.dot(w, x_NxD[i]) <= 0
         w = jnp.where(mistake, w + y_N[i] * x_NxD[i], w)
-        path = jnp.where(mistake & (t < max_updates), path.at[jnp.minimum(t, max_updates - 1)].set(w), path)
+        row = jnp.minimum(t, max_updates - 1)  # write one row (O(d)), not a select over the whole path
+        path = path.at[row].set(jnp.where(mistake & (t < max_updates), w, path[row]))
         return w, counts.at[i].add(mistake.astype(jnp.int32)), t + mistake, path, mistakes + mistake
 
     def epoch(carry):
