@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.tree_util import Partial
 
 from dl_theory import checks
 from dl_theory.training.progress import bar
@@ -88,8 +90,25 @@ def make_chunk(loss_fn: LossFn, optimizer: optax.GradientTransformation, batch_s
                noise_key: jax.Array | None = None) -> Callable:
     """A jitted ``chunk(state, data, key, steps) -> (state, losses)`` running one optimizer step per entry of
     ``steps`` under ``lax.scan``; full-batch when ``batch_size`` is None. With ``noise_key`` the loss is
-    ``loss_fn(params, batch, fold_in(noise_key, step))``."""
+    ``loss_fn(params, batch, fold_in(noise_key, step))``.
 
+    A plain ``loss_fn`` gets its own compiled scan, freed with it. A :class:`jax.tree_util.Partial`
+    ``Partial(fn, *arrays)`` shares one module-level compile across calls with the same ``fn``, optimizer object,
+    ``batch_size`` and shapes, its bound arrays being traced arguments: build a loss that way, with one optimizer
+    object, to reuse a compile across runs that differ only in those arrays (a prior, a target, a penalty weight).
+    """
+    if isinstance(loss_fn, Partial):
+        try:
+            hash(optimizer)
+        except TypeError:  # an optimizer that cannot key a cache gets its own compile
+            return jax.jit(functools.partial(_chunk_impl, loss_fn, noise_key, optimizer=optimizer,
+                                             batch_size=batch_size))
+        return functools.partial(_chunk, loss_fn, noise_key, optimizer=optimizer, batch_size=batch_size)
+    return jax.jit(functools.partial(_chunk_impl, loss_fn, noise_key, optimizer=optimizer, batch_size=batch_size))
+
+
+def _chunk_impl(loss_fn: LossFn, noise_key: jax.Array | None, state: TrainState, data: PyTree, key: jax.Array,
+                steps: jax.Array, *, optimizer: optax.GradientTransformation, batch_size: int | None):
     def one_step(carry: tuple[TrainState, PyTree, jax.Array], step: jax.Array):
         state, data, key = carry
         batch = data if batch_size is None else minibatch(data, key, step, batch_size)
@@ -98,12 +117,11 @@ def make_chunk(loss_fn: LossFn, optimizer: optax.GradientTransformation, batch_s
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         return (TrainState(optax.apply_updates(state.params, updates), opt_state), data, key), loss
 
-    @jax.jit
-    def chunk(state: TrainState, data: PyTree, key: jax.Array, steps: jax.Array):
-        (state, _, _), losses = jax.lax.scan(one_step, (state, data, key), steps)
-        return state, losses
+    (state, _, _), losses = jax.lax.scan(one_step, (state, data, key), steps)
+    return state, losses
 
-    return chunk
+
+_chunk = jax.jit(_chunk_impl, static_argnames=("optimizer", "batch_size"))
 
 
 def _save(path: Path, step: int, state: TrainState, history: dict[str, list]) -> None:

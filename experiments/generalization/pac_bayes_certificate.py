@@ -100,7 +100,10 @@ def _dataset(task: str, cfg: Config) -> data.Dataset:
     return data.binary(data.mnist1d(n_train=cfg.mnist1d_train, n_test=cfg.mnist1d_test), positive=(0, 1, 2, 3, 4))
 
 
-def _certify_one(key, task: str, prior_kind: str, ds: data.Dataset, model, cfg: Config) -> dict:
+def _certify_one(key, task: str, prior_kind: str, ds: data.Dataset, model, optimizer: optax.GradientTransformation,
+                 cfg: Config) -> dict:
+    """One certificate. ``model`` and ``optimizer`` are shared by the runs of a task, so the posterior fits of the same
+    data size reuse one compiled training scan (:func:`dl_theory.generalization.pac_bayes.fit_posterior`)."""
     _, _, _, sigma_di, sigma_dd = TASKS[task]
     init_fn, apply_fn = model
     k_init, k_split, k_prior, k_post, k_cert, k_test, k_lab = jax.random.split(key, 7)
@@ -119,7 +122,7 @@ def _certify_one(key, task: str, prior_kind: str, ds: data.Dataset, model, cfg: 
     prior = pb.diag_gaussian(prior_mean, sigma)
     delta = cfg.delta / cfg.search_size
     objective = pb.make_objective(apply_fn, prior, len(y), delta, cfg.objective, pmin=cfg.pmin)
-    posterior, history = pb.fit_posterior(k_post, objective, prior, optax.adam(cfg.lr), (x, y),
+    posterior, history = pb.fit_posterior(k_post, objective, prior, optimizer, (x, y),
                                           n_steps=cfg.steps, batch_size=cfg.batch_size)
     cert = pb.certify(k_cert, posterior, prior, apply_fn, x, y, num_samples=cfg.mc_samples, delta=delta,
                       delta_prime=cfg.delta_prime)
@@ -157,9 +160,11 @@ def run(cfg: Config) -> Result:
     for i, task in enumerate(cfg.tasks):
         ds = _dataset(task, cfg)
         model = _model(*TASKS[task][:3])  # one model per task: its jitted Monte-Carlo risks compile once
+        optimizer = optax.adam(cfg.lr)  # one optimizer object: posterior fits of equal shapes compile once
         kinds = ["data-independent", "data-dependent"] + (["random-labels"] if task in cfg.random_label_tasks else [])
         for j, kind in enumerate(kinds):
-            runs.append(_certify_one(jax.random.fold_in(key, 10 * i + j), task, kind, ds, model, cfg))
+            runs.append(_certify_one(jax.random.fold_in(key, 10 * i + j), task, kind, ds, model, optimizer,
+                                     cfg))
     claims = []
     for r in runs:
         name, cert = f"{r['task']}-{r['prior']}", r["certificate"]

@@ -9,12 +9,14 @@ cross-entropy :math:`\ell = -\max(\ln p_y, \ln p_{\min})/\ln(1/p_{\min})`
 The certificate itself is computed afterwards on the 0-1 loss (:mod:`dl_theory.generalization.pac_bayes.certificate`).
 """
 
+import functools
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.tree_util import Partial
 
 from dl_theory import checks, losses
 from dl_theory.generalization.pac_bayes.bounds import bound_objective, confidence
@@ -45,11 +47,29 @@ def make_objective(
       pmin: probability clamp of the bounded cross-entropy.
       kl_penalty: multiplies the KL (1 gives the bound; values < 1 are the "KL annealing" heuristic, not a
         bound).
+
+    Returns:
+      a :class:`jax.tree_util.Partial` with the prior as its traced argument: objectives of the same model and
+      settings share one function, so :func:`fit_posterior` compiles once for every prior (and data set) of the
+      same shapes.
     """
     n, delta = checks.count("n", n), confidence("delta", delta)
     bound_objective(objective, 0.5, 0.0, n, delta)  # validates the name
+    settings = (apply_fn, n, delta, objective, float(pmin), float(kl_penalty))
+    try:
+        fn = _objective(*settings)
+    except TypeError:  # an unhashable apply_fn: a function of its own (no compile sharing)
+        fn = _objective.__wrapped__(*settings)
+    return Partial(fn, prior)
 
-    def f(posterior: DiagGaussian, key: jax.Array, batch: PyTree) -> tuple[jax.Array, dict[str, jax.Array]]:
+
+@functools.lru_cache(maxsize=64)
+def _objective(apply_fn: ApplyFn, n: int, delta: float, objective: str, pmin: float,
+               kl_penalty: float) -> Callable[..., tuple[jax.Array, dict[str, jax.Array]]]:
+    """One function per (model, settings): ``f(prior, posterior, key, batch)``."""
+
+    def f(prior: DiagGaussian, posterior: DiagGaussian, key: jax.Array,
+          batch: PyTree) -> tuple[jax.Array, dict[str, jax.Array]]:
         x, y = batch
         logits = apply_fn(sample_params(key, posterior), x)
         risk = jnp.mean(losses.bounded_cross_entropy(logits, y, pmin))
@@ -58,6 +78,10 @@ def make_objective(
         return value, {"risk": risk, "kl": kl, "error": jnp.mean(losses.zero_one(logits, y))}
 
     return f
+
+
+def _bound_value(objective_fn: ObjectiveFn, posterior: DiagGaussian, batch: PyTree, key: jax.Array) -> jax.Array:
+    return objective_fn(posterior, key, batch)[0]
 
 
 def fit_posterior(
@@ -85,7 +109,11 @@ def fit_posterior(
     checks.count("n_steps", n_steps)
     checks.count("batch_size", batch_size)
     data_key, noise_key = jax.random.split(key)
-    posterior, history = train(lambda post, batch, k: objective_fn(post, k, batch)[0], posterior, optimizer, data,
+    # a Partial objective (make_objective's) gives a Partial loss: train then shares one compiled scan across fits
+    # with the same objective function, optimizer object and shapes
+    loss = (Partial(_bound_value, objective_fn) if isinstance(objective_fn, Partial)
+            else lambda post, batch, k: objective_fn(post, k, batch)[0])
+    posterior, history = train(loss, posterior, optimizer, data,
                                n_steps=n_steps, batch_size=batch_size, key=data_key, noise_key=noise_key,
                                log_every=log_every, desc=desc)
     return posterior, {"objective": history["loss"]}
