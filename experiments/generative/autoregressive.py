@@ -74,17 +74,21 @@ class Config:
 def _random_made(key: jax.Array, dim: int, hidden: tuple[int, ...], scale: float = 2.0):
     """A MADE with a random order and random hidden degrees, float64 weights scaled far from the uniform model."""
     k_order, k_deg, k_init = jax.random.split(key, 3)
-    order = np.asarray(jax.random.permutation(k_order, dim)) + 1
+    order = np.random.default_rng(np.asarray(jax.random.key_data(k_order)).ravel()).permutation(dim) + 1
     model = made(dim, hidden, order=order, degree_key=k_deg if hidden else None)
-    params = [(scale * w.astype(jnp.float64), 0.5 * jax.random.normal(jax.random.fold_in(k_init, i), b.shape,
-                                                                        jnp.float64))
-              for i, (w, b) in enumerate(model.init(k_init))]
-    return model, params
+
+    @jax.jit
+    def init(k):
+        return [(scale * w.astype(jnp.float64), 0.5 * jax.random.normal(jax.random.fold_in(k, i), b.shape,
+                                                                         jnp.float64))
+                for i, (w, b) in enumerate(model.init(k))]
+
+    return model, init(k_init)
 
 
 def _strict_part(model, params, x_D: jax.Array) -> tuple[float, float, np.ndarray]:
     """Max |d logit_i / d x_j| over d(j) >= d(i) (must be 0) and over d(j) < d(i), and |J| in the order."""
-    jac = np.asarray(jax.jacfwd(lambda x: model.apply(params, x)[0])(x_D))
+    jac = np.asarray(jax.jit(jax.jacfwd(lambda x: model.apply(params, x)[0]))(x_D))
     deg = model.input_degrees
     forbidden = deg[None, :] >= deg[:, None]
     order = np.argsort(deg)
@@ -95,26 +99,32 @@ def _all_binary(dim: int) -> jax.Array:
     return jnp.asarray((np.arange(2**dim)[:, None] >> np.arange(dim)[None, :]) & 1, jnp.float64)
 
 
+def _unmasked_log_prob(params, xs: jax.Array) -> jax.Array:
+    """The product of sigmoids of the same network with every mask set to 1 (not an autoregressive model)."""
+    logits = xs
+    for i, (w, b) in enumerate(params):
+        logits = logits @ w + b[None]
+        logits = jax.nn.relu(logits) if i < len(params) - 1 else logits
+    return -jnp.sum(jax.nn.softplus(-(2 * xs - 1) * logits), axis=1)
+
+
 def _normalization(key: jax.Array, dim: int, hidden: tuple[int, ...]) -> dict:
     """log sum_x p(x) over {0,1}^D for a random MADE, the fully visible model, and MADE without masks."""
     xs = _all_binary(dim)
-    out = {}
-    for name, h in (("made", hidden), ("fvsbn", ())):
-        model, params = _random_made(jax.random.fold_in(key, len(h)), dim, h)
-        out[name] = float(jax.scipy.special.logsumexp(bernoulli_log_prob(model, params, xs)))
-    model, params = _random_made(jax.random.fold_in(key, 7), dim, hidden)
-    logits = xs
-    for i, (w, b) in enumerate(params):  # the same network with every mask set to 1
-        logits = logits @ w + b[None]
-        logits = jax.nn.relu(logits) if i < len(params) - 1 else logits
-    out["unmasked"] = float(jax.scipy.special.logsumexp(-jnp.sum(jax.nn.softplus(-(2 * xs - 1) * logits), axis=1)))
-    return out
+    made_model, made_params = _random_made(jax.random.fold_in(key, 0), dim, hidden)
+    fvsbn_model, fvsbn_params = _random_made(jax.random.fold_in(key, 1), dim, ())
+    lse = jax.scipy.special.logsumexp
+    values = jax.jit(lambda a, b: (lse(bernoulli_log_prob(made_model, a, xs)),
+                                   lse(bernoulli_log_prob(fvsbn_model, b, xs)), lse(_unmasked_log_prob(a, xs))))(
+        made_params, fvsbn_params)
+    return dict(zip(("made", "fvsbn", "unmasked"), (float(v) for v in values), strict=True))
 
 
 def _sampler_check(key: jax.Array, dim: int, n: int) -> dict:
     model, params = _random_made(jax.random.fold_in(key, 0), dim, (16,), scale=1.0)
-    probs = np.exp(np.asarray(bernoulli_log_prob(model, params, _all_binary(dim))))
-    samples = np.asarray(bernoulli_sample(model, params, jax.random.fold_in(key, 1), n))
+    log_p, samples = jax.jit(lambda p, k: (bernoulli_log_prob(model, p, _all_binary(dim)),
+                                           bernoulli_sample(model, p, k, n)))(params, jax.random.fold_in(key, 1))
+    probs, samples = np.exp(np.asarray(log_p)), np.asarray(samples)
     index = (samples.astype(int) << np.arange(dim)[None, :]).sum(axis=1)
     counts = np.bincount(index, minlength=2**dim)
     chi2 = float(np.sum((counts - n * probs) ** 2 / (n * probs)))
@@ -125,7 +135,7 @@ def _fit(model, x_train: jax.Array, cfg: Config, steps: int, key: jax.Array, des
     def loss(params, batch):
         return -jnp.mean(bernoulli_log_prob(model, params, batch))
 
-    params, history = train(loss, model.init(jax.random.fold_in(key, 0)),
+    params, history = train(loss, jax.jit(model.init)(jax.random.fold_in(key, 0)),
                             optax.adamw(cfg.learning_rate, weight_decay=cfg.weight_decay), x_train, n_steps=steps,
                             batch_size=min(cfg.batch_size, x_train.shape[0]), key=jax.random.fold_in(key, 1),
                             log_every=max(steps // 10, 1), desc=desc)
@@ -138,7 +148,7 @@ def run(cfg: Config) -> Result:
     with jax.enable_x64(True):
         jac_model, jac_params = _random_made(k_jac, cfg.jac_dim, cfg.jac_hidden)
         jac_forbidden, jac_allowed, jac_abs = _strict_part(
-            jac_model, jac_params, jax.random.normal(jax.random.fold_in(k_jac, 1), (cfg.jac_dim,), jnp.float64))
+            jac_model, jac_params, jnp.asarray(np.random.default_rng(cfg.seed).normal(size=cfg.jac_dim)))
         norm = _normalization(k_sum, cfg.sum_dim, cfg.jac_hidden)
         sampler = _sampler_check(k_samp, cfg.sampler_dim, cfg.n_samples)
 
@@ -146,25 +156,31 @@ def run(cfg: Config) -> Result:
     x_train = jnp.asarray(data.x_train > cfg.threshold, jnp.float32)
     x_test = jnp.asarray(data.x_test > cfg.threshold, jnp.float32)
     dim = x_train.shape[1]
-    ind_logits = independent_bernoulli_fit(x_train)
-    lp = {"independent": np.asarray(independent_bernoulli_log_prob(ind_logits, x_test))}
+    ind_logits, lp_ind, lp_ind_train = jax.jit(lambda a, b: (
+        independent_bernoulli_fit(a), independent_bernoulli_log_prob(independent_bernoulli_fit(a), b),
+        independent_bernoulli_log_prob(independent_bernoulli_fit(a), a)))(x_train, x_test)
+    lp = {"independent": np.asarray(lp_ind)}
     models = {"fvsbn": made(dim, ()), "made": made(dim, cfg.hidden)}
-    fitted, curves = {}, {}
+    fitted, curves, lp_train = {}, {}, {}
     for name, steps in (("fvsbn", cfg.fvsbn_steps), ("made", cfg.steps)):
         fitted[name], curves[name] = _fit(models[name], x_train, cfg, steps, jax.random.fold_in(k_fit, len(name)),
                                           f"autoregressive: {name}")
-        lp[name] = np.asarray(bernoulli_log_prob(models[name], fitted[name], x_test))
-    train_nll = {"made": -float(jnp.mean(bernoulli_log_prob(models["made"], fitted["made"], x_train))),
-                 "independent": -float(jnp.mean(independent_bernoulli_log_prob(ind_logits, x_train)))}
+        evaluate = jax.jit(lambda p, model=models[name]: (bernoulli_log_prob(model, p, x_test),
+                                                          bernoulli_log_prob(model, p, x_train)))
+        lp[name], lp_train[name] = (np.asarray(a) for a in evaluate(fitted[name]))
+    train_nll = {"made": -float(np.mean(lp_train["made"])), "fvsbn": -float(np.mean(lp_train["fvsbn"])),
+                 "independent": -float(np.mean(lp_ind_train))}
     digits_forbidden, digits_allowed, _ = _strict_part(models["made"], fitted["made"], x_test[0])
     gap_ind, gap_ind_se = paired_difference(lp["made"], lp["independent"])
     gap_fv, gap_fv_se = paired_difference(lp["made"], lp["fvsbn"])
     nll = {name: -float(np.mean(v)) for name, v in lp.items()}
     nll_se = {name: float(np.std(v, ddof=1) / np.sqrt(len(v))) for name, v in lp.items()}
-    samples = {"data": np.asarray(x_test[:cfg.n_show]),
-               "made": np.asarray(bernoulli_sample(models["made"], fitted["made"], k_show, cfg.n_show)),
-               "independent": np.asarray(jax.random.bernoulli(jax.random.fold_in(k_show, 1),
-                                                              jax.nn.sigmoid(ind_logits), (cfg.n_show, dim)))}
+    draw = jax.jit(lambda p, logits, k: (
+        bernoulli_sample(models["made"], p, k, cfg.n_show),
+        jax.random.bernoulli(jax.random.fold_in(k, 1), jnp.broadcast_to(jax.nn.sigmoid(logits), (cfg.n_show, dim)))))
+    made_samples, independent_samples = draw(fitted["made"], ind_logits, k_show)
+    samples = {"data": np.asarray(x_test[:cfg.n_show]), "made": np.asarray(made_samples),
+               "independent": np.asarray(independent_samples)}
 
     claims = [
         Claim.at_most("jacobian-strictly-triangular", f"max |d logit_i / d x_j| over d(j) >= d(i), autodiff, for a "
@@ -191,7 +207,7 @@ def run(cfg: Config) -> Result:
         "log_normalizer": norm, "sampler_chi2": sampler["chi2"], "sampler_p_value": sampler["p_value"],
         "jacobian_max_allowed": {"random": jac_allowed, "digits": digits_allowed},
         "n_train": int(x_train.shape[0]), "n_test": int(x_test.shape[0]),
-        "pixel_on_fraction": float(jnp.mean(x_train)),
+        "pixel_on_fraction": float(np.mean(np.asarray(x_train))),
     }
     return Result(claims, metrics, {"jac": jac_abs, "sampler": sampler, "nll": nll, "nll_se": nll_se,
                                     "samples": samples, "curves": curves, "norm": norm})

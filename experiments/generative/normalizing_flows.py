@@ -4,8 +4,10 @@ A flow pushes z ~ N(0, I) through a bijection T; its density is exact by the cha
 value (the notes drop it): log p_x(x) = log p_z(T^-1(x)) + log |det J_T^-1(x)|.
 
 * Spherical coordinates, latitude convention: (r, theta, phi) -> (r cos(theta) cos(phi), r cos(theta) sin(phi),
-  r sin(theta)), theta in (-pi/2, pi/2) from the equator, phi in (-pi, pi). Its Jacobian determinant r^2 cos(theta)
-  equals slogdet of the autodiff Jacobian (float64); a standard 3-D Gaussian seen in these coordinates has the
+  r sin(theta)), theta in (-pi/2, pi/2) from the equator, phi in (-pi, pi). |det J| = r^2 cos(theta) equals slogdet
+  of the autodiff Jacobian (float64); det J itself is -r^2 cos(theta) (in this variable order the latitude reverses
+  orientation; the polar angle from the z axis gives +r^2 sin), so the notes' |d(x,y,z)/d(r,theta,phi)| = r^2
+  cos(theta) is right only with its absolute value. A standard 3-D Gaussian seen in these coordinates has the
   density p(x(r, theta, phi)) r^2 cos(theta) = chi_3(r) cos(theta)/2 / (2 pi) (closed form, float precision); Monte
   Carlo integration of that density over r < R gives the chi_3 probability P(|x| < R) within standard errors,
   while the same integral without the cos(theta) factor is many standard errors away (it gives pi/2 times too much);
@@ -88,6 +90,10 @@ class Config:
                    hidden=(32, 32), n_train=2000, n_test=1000, steps=400, learning_rate=3e-3)
 
 
+def _float64(a: jax.Array) -> jax.Array:
+    return a.astype(jnp.float64)
+
+
 def _check_fn(bij: fl.Bijector, params):
     """A jitted per-point check: |log-det - slogdet(jacfwd)|, max |inverse(forward(z)) - z|, |fwd + inv log-det|,
     the sign of det J and J itself."""
@@ -116,19 +122,15 @@ def _bijectors(dim: int, hidden: tuple[int, ...]) -> dict[str, fl.Bijector]:
     }
 
 
-def _bijector_checks(key: jax.Array, cfg: Config) -> dict:
+def _bijector_checks(key: jax.Array, rng: np.random.Generator, cfg: Config) -> dict:
     """Per bijector: max |log-det - slogdet(jacfwd)|, max |inverse(forward(z)) - z|, max |fwd + inv log-det|."""
     out = {}
-    points = jax.random.normal(jax.random.fold_in(key, 0), (cfg.n_check, cfg.check_dim), jnp.float64)
-    spherical_points = jnp.stack([jax.random.uniform(jax.random.fold_in(key, 1), (cfg.n_check,), jnp.float64, 0.2, 3),
-                                  jax.random.uniform(jax.random.fold_in(key, 2), (cfg.n_check,), jnp.float64,
-                                                     -1.5, 1.5),
-                                  jax.random.uniform(jax.random.fold_in(key, 3), (cfg.n_check,), jnp.float64,
-                                                     -3.1, 3.1)], axis=1)
+    points = jnp.asarray(rng.normal(size=(cfg.n_check, cfg.check_dim)))
+    spherical_points = jnp.asarray(rng.uniform([0.2, -1.5, -3.1], [3.0, 1.5, 3.1], size=(cfg.n_check, 3)))
     cases = {name: (b, points) for name, b in _bijectors(cfg.check_dim, (32,)).items()}
     cases["spherical"] = (fl.spherical(), spherical_points)
     for i, (name, (bij, z)) in enumerate(cases.items()):
-        params = jax.tree.map(lambda a: a.astype(jnp.float64), bij.init(jax.random.fold_in(key, 10 + i)))
+        params = jax.jit(lambda k, bij=bij: jax.tree.map(_float64, bij.init(k)))(jax.random.fold_in(key, i))
         log_det_err, inverse_err, sum_err, sign, jac = (np.asarray(a) for a in jax.vmap(_check_fn(bij, params))(z))
         out[name] = {"log_det": float(log_det_err.max()), "inverse": float(inverse_err.max()),
                      "fwd_plus_inv": float(sum_err.max()), "sign": sign.tolist()}
@@ -138,12 +140,11 @@ def _bijector_checks(key: jax.Array, cfg: Config) -> dict:
     return out
 
 
-def _spherical_checks(key: jax.Array, cfg: Config) -> dict:
+def _spherical_checks(rng: np.random.Generator, cfg: Config) -> dict:
     """Closed-form density, Monte-Carlo normalization on r < R (with and without cos theta), and KS tests."""
     sph = fl.spherical()
-    k_box, k_pts, k_gauss = jax.random.split(key, 3)
-    lo = jnp.array([0.0, -jnp.pi / 2, -jnp.pi])
-    hi = jnp.array([cfg.radius, jnp.pi / 2, jnp.pi])
+    lo = np.array([0.0, -np.pi / 2, -np.pi])
+    hi = np.array([cfg.radius, np.pi / 2, np.pi])
 
     @jax.jit
     def density(rtp_NxD):
@@ -151,16 +152,15 @@ def _spherical_checks(key: jax.Array, cfg: Config) -> dict:
         log_p = jnp.sum(jax.scipy.stats.norm.logpdf(xyz), axis=-1)
         return jnp.exp(log_p + log_det), jnp.exp(log_p + 2 * jnp.log(rtp_NxD[:, 0]))
 
-    box = lo[None] + (hi - lo)[None] * jax.random.uniform(k_box, (cfg.n_mc, 3), jnp.float64)
-    with_cos, without_cos = (np.asarray(a) * float(jnp.prod(hi - lo)) for a in density(box))
+    with_cos, without_cos = (np.asarray(a) * float(np.prod(hi - lo)) for a in density(rng.uniform(lo, hi,
+                                                                                                 (cfg.n_mc, 3))))
     mass, mass_se = mean_and_stderr(with_cos)
     wrong, wrong_se = mean_and_stderr(without_cos)
     exact_mass = float(scipy.stats.chi(3).cdf(cfg.radius))
-    pts = lo[None] + (hi - lo)[None] * jax.random.uniform(k_pts, (1000, 3), jnp.float64)
-    pts = pts.at[:, 0].add(1e-3)
-    closed = (scipy.stats.chi(3).pdf(np.asarray(pts[:, 0])) * np.cos(np.asarray(pts[:, 1])) / 2 / (2 * np.pi))
+    pts = rng.uniform(lo + [1e-3, 0, 0], hi, (cfg.n_mc, 3))
+    closed = scipy.stats.chi(3).pdf(pts[:, 0]) * np.cos(pts[:, 1]) / 2 / (2 * np.pi)
     closed_err = float(np.max(np.abs(np.asarray(density(pts)[0]) / closed - 1)))
-    rtp = np.asarray(sph.inverse((), jax.random.normal(k_gauss, (cfg.n_mc, 3), jnp.float64))[0])
+    rtp = np.asarray(jax.jit(sph.inverse)((), rng.normal(size=(cfg.n_mc, 3)))[0])
     ks_theta = scipy.stats.kstest(np.sin(rtp[:, 1]), scipy.stats.uniform(-1, 2).cdf)
     ks_r = scipy.stats.kstest(rtp[:, 0], scipy.stats.chi(3).cdf)
     return {"mass": mass, "mass_se": mass_se, "exact_mass": exact_mass, "no_cos_mass": wrong,
@@ -168,16 +168,16 @@ def _spherical_checks(key: jax.Array, cfg: Config) -> dict:
             "ks_r_p": float(ks_r.pvalue), "theta": rtp[:20000, 1], "r": rtp[:20000, 0]}
 
 
-def _cost_checks(key: jax.Array, cfg: Config) -> dict:
+def _cost_checks(key: jax.Array, rng: np.random.Generator, cfg: Config) -> dict:
     """Per D: passes to exact, compiled flops (D passes unrolled) and wall times of both directions of MAF and IAF."""
     dims = sorted(cfg.dims)
     flops = {(name, way): [] for name in ("maf", "iaf") for way in ("density", "sample")}
     compiled_calls = []
     for d in dims:
-        x = jax.random.normal(jax.random.fold_in(key, d), (cfg.cost_batch, d))
+        x = jnp.asarray(rng.normal(size=(cfg.cost_batch, d)), jnp.float32)
         for name in ("maf", "iaf"):
             bij = (fl.maf if name == "maf" else fl.iaf)(d, (cfg.cost_hidden,), out_scale=0.5, unroll=True)
-            params = bij.init(jax.random.fold_in(key, 1000 + d))
+            params = jax.jit(bij.init)(jax.random.fold_in(key, d))
             ways = {"density": bij.inverse, "sample": bij.forward}
             for way, fn in ways.items():
                 compiled = jax.jit(fn).lower(params, x).compile()
@@ -212,8 +212,9 @@ def _passes_to_exact(dim: int, hidden: int, params, z: jax.Array) -> int:
 
 def _train_flows(key: jax.Array, cfg: Config) -> dict:
     k_train, k_test, k_init, k_batch, k_sample = jax.random.split(key, 5)
-    x_train = two_moons(k_train, cfg.n_train, cfg.noise)[0]
-    x_test = two_moons(k_test, cfg.n_test, cfg.noise)[0]
+    moons = jax.jit(two_moons, static_argnums=1)
+    x_train = moons(k_train, cfg.n_train, cfg.noise)[0]
+    x_test = moons(k_test, cfg.n_test, cfg.noise)[0]
     builders = {
         "maf": lambda: fl.chain(*[b for _ in range(cfg.n_layers) for b in (fl.maf(2, cfg.hidden),
                                                                            fl.permute([1, 0]))]),
@@ -232,8 +233,8 @@ def _train_flows(key: jax.Array, cfg: Config) -> dict:
         def loss(params, batch, flow=flow):
             return -jnp.mean(fl.log_prob(flow, params, batch))
 
-        params, history = train(loss, flow.init(k_init), optax.adam(cfg.learning_rate), x_train, n_steps=cfg.steps,
-                                batch_size=min(cfg.batch_size, cfg.n_train), key=k_batch,
+        params, history = train(loss, jax.jit(flow.init)(k_init), optax.adam(cfg.learning_rate), x_train,
+                                n_steps=cfg.steps, batch_size=min(cfg.batch_size, cfg.n_train), key=k_batch,
                                 log_every=max(cfg.steps // 10, 1), desc=f"normalizing-flows: {name}")
         evaluate = jax.jit(lambda p, flow=flow: (fl.log_prob(flow, p, x_test), fl.log_prob(flow, p, grid_points),
                                                  fl.sample(flow, p, k_sample, 1000)))
@@ -245,11 +246,12 @@ def _train_flows(key: jax.Array, cfg: Config) -> dict:
 
 def run(cfg: Config) -> Result:
     key = jax.random.key(cfg.seed)
-    k_bij, k_sph, k_cost, k_train = jax.random.split(key, 4)
+    k_bij, k_cost, k_train = jax.random.split(key, 3)
+    rng = np.random.default_rng(cfg.seed)
     with jax.enable_x64(True):
-        bij = _bijector_checks(k_bij, cfg)
-        sph = _spherical_checks(k_sph, cfg)
-    cost = _cost_checks(k_cost, cfg)
+        bij = _bijector_checks(k_bij, rng, cfg)
+        sph = _spherical_checks(rng, cfg)
+    cost = _cost_checks(k_cost, rng, cfg)
     fits = _train_flows(k_train, cfg)
 
     dims = np.asarray(cost["dims"])
@@ -278,6 +280,9 @@ def run(cfg: Config) -> Result:
                       "forward(z)|", FLOAT_TOL, max(bij[n]["fwd_plus_inv"] for n in names)),
         Claim.at_most("autoregressive-jacobian-triangular", "max |J_ij|, j > i, of the MAF and IAF forward maps "
                       "(lower triangular in the order)", 0.0, max(bij["maf"]["upper"], bij["iaf"]["upper"])),
+        Claim.close("spherical-det-negative", "sign of det J of the spherical map (latitude convention), max over "
+                    "the points: orientation-reversing, only |det J| = r^2 cos(theta)", -1.0,
+                    max(bij["spherical"]["sign"]), atol=0.0),
         Claim.close("spherical-density-closed-form", "max relative error of p(x(r,theta,phi)) r^2 cos(theta) "
                     "against chi_3(r) cos(theta)/(4 pi) (standard 3-D Gaussian)", 0.0, sph["closed_rel_err"],
                     atol=FLOAT_TOL),
@@ -360,8 +365,11 @@ def plot(result: Result):
               "iaf-density": ("#d1495b", "o--"), "iaf-sample": ("#d1495b", "s-")}
     ax = axes[1, 1]
     for k, v in d["cost"]["flops"].items():
-        ax.loglog(dims, v, styles[k][1], color=styles[k][0], ms=4, label=k)
-    theory_line(ax, dims, d["cost"]["flops"]["maf-density"][0] * (dims / dims[0]) ** 2, label="∝ D²")
+        ax.loglog(dims, v, styles[k][1], color=styles[k][0], ms=7 if k.startswith("iaf") else 4,
+                  mfc="none" if k.startswith("iaf") else None, label=k)
+    base = d["cost"]["flops"]["maf-density"][0]
+    theory_line(ax, dims, base * (dims / dims[0]) ** 2, label="∝ D²")
+    theory_line(ax, dims, base * dims / dims[0] / 2, label="∝ D", linestyle=":")
     ax.set(xlabel="dimension D", ylabel="compiled flops", title="operation count (XLA)")
     ax.legend(fontsize=7)
     ax = axes[1, 2]

@@ -27,8 +27,10 @@ The sequential direction solves the triangular system by the fixed-point iterati
 
 :func:`spherical` is the change of variables :math:`(r, \theta, \varphi) \mapsto (r\cos\theta\cos\varphi,
 r\cos\theta\sin\varphi, r\sin\theta)` with *latitude* :math:`\theta \in (-\pi/2, \pi/2)` (measured from the equator),
-longitude :math:`\varphi \in (-\pi, \pi)` and :math:`r > 0`; its Jacobian determinant is :math:`r^2\cos\theta`.
-(With the polar angle from the z axis instead, it would be :math:`r^2 \sin\theta`.)
+longitude :math:`\varphi \in (-\pi, \pi)` and :math:`r > 0`; the absolute value of its Jacobian determinant is
+:math:`r^2\cos\theta`. The determinant itself is :math:`-r^2\cos\theta`: in the variable order
+:math:`(r, \theta, \varphi)` the latitude reverses orientation (with the polar angle :math:`\vartheta = \pi/2 - \theta`
+from the z axis it is :math:`+r^2\sin\vartheta`), one more reason the change of variables needs the absolute value.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ def affine_coupling(mask_D: ArrayLike, hidden: Sequence[int] = (64, 64), *, out_
                                  b_std=out_scale)
 
     def log_scale_shift(params: Params, u: jax.Array) -> tuple[jax.Array, jax.Array]:
-        bb = jnp.asarray(b, u.dtype)
+        bb = jnp.broadcast_to(jnp.asarray(b, u.dtype), u.shape)
         out = _batched(lambda v: net_apply(params, v), u * bb)
         return out[..., :dim] * (1 - bb), out[..., dim:] * (1 - bb)
 
@@ -254,7 +256,8 @@ def chain(*bijectors: Bijector) -> Bijector:
 def spherical() -> Bijector:
     r""":math:`(r, \theta, \varphi) \mapsto (r\cos\theta\cos\varphi, r\cos\theta\sin\varphi, r\sin\theta)`, latitude
     :math:`\theta \in (-\pi/2, \pi/2)`, :math:`\varphi \in (-\pi, \pi)`, :math:`r > 0`; :math:`\log|\det J| = 2\log r +
-    \log\cos\theta` (the volume element :math:`r^2\cos\theta\, dr\, d\theta\, d\varphi`). No parameters."""
+    \log\cos\theta` (the volume element :math:`r^2\cos\theta\, dr\, d\theta\, d\varphi`; :math:`\det J` itself is
+    negative). No parameters."""
 
     def forward(params: Params, rtp: jax.Array) -> tuple[jax.Array, jax.Array]:
         r, theta, phi = rtp[..., 0], rtp[..., 1], rtp[..., 2]
@@ -294,5 +297,8 @@ def gaussian_fit_log_prob(x_train_NxD: ArrayLike, x: ArrayLike) -> jax.Array:
     x_train_NxD = jnp.asarray(x_train_NxD)
     mean = jnp.mean(x_train_NxD, axis=0)
     centred = x_train_NxD - mean[None]
-    cov = centred.T @ centred / x_train_NxD.shape[0]
-    return jax.scipy.stats.multivariate_normal.logpdf(jnp.asarray(x), mean, cov)
+    chol = jnp.linalg.cholesky(centred.T @ centred / x_train_NxD.shape[0])
+    x = jnp.asarray(x)
+    white = jax.scipy.linalg.solve_triangular(chol, (x - jnp.broadcast_to(mean, x.shape)).T, lower=True)
+    return (-0.5 * jnp.sum(white**2, axis=0) - jnp.sum(jnp.log(jnp.diag(chol)))
+            - 0.5 * mean.size * jnp.log(2 * jnp.pi))
