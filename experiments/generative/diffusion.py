@@ -376,10 +376,12 @@ def plot(result: Result):
     ax = axes[0, 1]
     for name, p in d["posterior"].items():
         t = np.arange(2, len(p["notes_var_ratio_T"]) + 2)
-        ax.semilogy(t, p["notes_var_ratio_T"], label=f"{name}: notes' variance / " + r"$\tilde\beta_t$")
-        ax.semilogy(t, p["notes_mean_rms_T"], ls="--", label=f"{name}: notes' mean error / posterior sd (RMS)")
+        width = max(len(t) // 50, 1)  # running mean over t: each t has only n_posterior draws
+        rms = np.convolve(p["notes_mean_rms_T"], np.ones(width) / width, mode="same")
+        ax.loglog(t, p["notes_var_ratio_T"], label=f"{name}: notes' variance / " + r"$\tilde\beta_t$")
+        ax.loglog(t, rms, ls="--", label=f"{name}: notes' mean error / posterior sd (RMS)")
     ax.axhline(1.0, color="0.4", lw=0.8)
-    ax.set(xlabel="t", ylabel="ratio", title="notes without bars vs Bayes' posterior")
+    ax.set(xlabel="t (log scale)", ylabel="ratio", title="notes without bars vs Bayes' posterior")
     ax.legend(fontsize=7)
     m = d["moons"]
     panels = [("held-out data + single Gaussian fit", m["held_out"], m["gauss"]),
