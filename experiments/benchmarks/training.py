@@ -11,9 +11,11 @@ parameterization on both sides:
 dl_theory runs the compiled engine of :func:`dl_theory.training.train`: :func:`dl_theory.training.make_chunk`, one
 jitted ``lax.scan`` over the steps of a chunk (``train`` calls it once per ``log_every`` steps), so a timed call is
 ``steps`` optimizer steps with the minibatch gather inside; its first call (tracing and XLA compilation) is recorded
-separately. PyTorch runs the textbook loop (index a minibatch, forward, loss, ``zero_grad``, ``backward``, ``step``)
-with its default threads (see :func:`experiments.benchmarks._harness.choose_threads` for loaded machines). Each side
-runs in its own process; steps/s is ``steps`` over the median time of a call.
+separately. For comparison the same step is also compiled alone and called from a Python loop (one dispatch per step),
+which shows what the ``lax.scan`` costs or saves. PyTorch runs the textbook loop (index a minibatch, forward, loss,
+``zero_grad``, ``backward``, ``step``) with its default threads (see
+:func:`experiments.benchmarks._harness.choose_threads` for loaded machines). Each side runs in its own process; steps/s
+is ``steps`` over the median time of a call.
 """
 
 from __future__ import annotations
@@ -59,7 +61,22 @@ def dl_theory_worker(model: str, steps: int, repeats: int) -> dict:
     step_ids = jnp.arange(steps)
     timing = h.measure(lambda: chunk(state, data, key, step_ids), repeats, jax.block_until_ready, base_mb=base)
     losses_S = chunk(state, data, key, step_ids)[1]
-    return {"steps_per_s": steps / timing["median_s"],
+
+    @jax.jit
+    def step(state, i):  # the same step as the scan's body, compiled alone (XLA optimizes it outside a while loop)
+        loss, grads = jax.value_and_grad(loss_fn)(state.params, training.minibatch(data, key, i, BATCH))
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        return training.TrainState(optax.apply_updates(state.params, updates), opt_state), loss
+
+    def loop():
+        s = state
+        for i in range(steps):
+            s, loss = step(s, i)
+        return loss
+
+    stepwise = h.measure(loop, repeats, jax.block_until_ready)
+    return {"steps_per_s": steps / timing["median_s"], "step_loop_steps_per_s": steps / stepwise["median_s"],
+            "step_loop": stepwise,
             "loss_first": float(losses_S[0]), "loss_last": float(losses_S[-1]), "jax": jax.__version__, **timing}
 
 
@@ -127,7 +144,8 @@ def run(quick: bool, repeats: int | None = None) -> dict:
         details[model] = {"dl_theory": d, "torch": p}
         name = {"mlp": f"train MLP 40-{WIDTH}-{WIDTH}-10", "cnn": f"train CNN conv{FILTER}x{CHANNELS} x2 + GAP"}[model]
         size = f"MNIST-1D, batch {BATCH}, Adam, {steps} steps"
-        dl_cell = f"{d['steps_per_s']:.0f} steps/s (compile {d['first_s']:.1f} s)"
+        dl_cell = (f"{d['steps_per_s']:.0f} steps/s (jitted step in a Python loop: {d['step_loop_steps_per_s']:.0f}; "
+                   f"compile {d['first_s']:.1f} s)")
         if p is None:
             rows.append(h.row(name, size, dl_theory=dl_cell, peer=h.missing_cell(PEER), target="≥ 1×",
                               dl_theory_steps_per_s=d["steps_per_s"]))
@@ -136,6 +154,7 @@ def run(quick: bool, repeats: int | None = None) -> dict:
         rows.append(h.row(name, size, dl_theory=dl_cell, peer=f"{p['steps_per_s']:.0f} steps/s ({label})",
                           speedup=speedup, memory_ratio=h.mem_ratio(d, p), target="≥ 1×",
                           met=h.at_least(speedup, 1.0), dl_theory_steps_per_s=d["steps_per_s"],
+                          dl_theory_step_loop_steps_per_s=d["step_loop_steps_per_s"],
                           peer_steps_per_s=p["steps_per_s"]))
     tmp.cleanup()
     notes = ["training: steady-state steps/s (speed-up = dl_theory steps/s over PyTorch's); the compile time of the "
