@@ -55,7 +55,10 @@ def test_readme_prefers_full_records_and_skips_foreign_files(tmp_path):
     assert [(r["name"], r["mode"]) for r in records] == [("a", "full"), ("b", "quick")]
     readme = h.write_readme(tmp_path, tmp_path / "README.md")
     text = readme.read_text()
-    assert "3.00×" in text and "1.10×" not in text and "- **a**: a note" in text
+    assert "3.00×" in text and "1.10×" not in text and "- **a**: a note" in text and "**load**" not in text
+    loaded = _record("c")
+    loaded["machine"]["load_avg_1m"] = 9.0
+    assert "- **load**: c ran with a load average above twice the core count" in h.readme_text([loaded])
 
 
 def test_missing_peer_names_the_script_that_builds_it(monkeypatch, capsys, tmp_path):

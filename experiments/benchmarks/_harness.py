@@ -408,6 +408,14 @@ is one, else the quick one.
 def readme_text(records: Sequence[dict]) -> str:
     """The whole README: :data:`README_HEAD`, the table, and each record's notes."""
     notes = [f"- **{r['name']}**: {note}" for r in records for note in r.get("notes", [])]
+    loaded = [r["name"] for r in records
+              if r.get("machine", {}).get("load_avg_1m", 0) > 2 * (r.get("machine", {}).get("cores") or 1)]
+    if loaded:
+        notes.insert(0, f"- **load**: {', '.join(loaded)} ran with a load average above twice the core count (other "
+                        "jobs on the machine): each timed call then waits for a core at random, so times of a few "
+                        "milliseconds, and their ratios, can be off by several times between runs; ratios of "
+                        "workloads of 100 ms and more, and the same workload measured at full and quick sizes, are "
+                        "the ones to trust. Rerun `dl-theory bench` on an idle machine for the table's real numbers.")
     return README_HEAD + readme_table(records) + "\n" + ("\n## Notes\n\n" + "\n".join(notes) + "\n" if notes else "")
 
 
