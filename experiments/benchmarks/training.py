@@ -24,7 +24,7 @@ from experiments.benchmarks import _harness as h
 
 PEER = "torch"
 BATCH, LR, N_TRAIN, WIDTH, CHANNELS, FILTER = 128, 1e-3, 4000, 256, 32, 5
-STEPS = {"quick": 100, "full": 500}
+STEPS = {"quick": 100, "full": 200}
 MODELS = ("mlp", "cnn")
 
 
@@ -130,7 +130,7 @@ def run(quick: bool, repeats: int | None = None) -> dict:
     import numpy as np
 
     steps = STEPS["quick" if quick else "full"]
-    repeats = repeats or (3 if quick else 5)
+    repeats = repeats or 3
     missing = h.peer_available(PEER)
     label = h.PEERS[PEER][3]
     rows, details = [], {}
