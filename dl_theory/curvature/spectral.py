@@ -20,14 +20,23 @@ random vector orthogonal to the basis and sets the coupling :math:`\beta_j = 0`,
 Q^\top A Q` exact and gives the new block zero quadrature weight. Hutchinson's estimator does use matfree
 (``sampler_signs``, ``monte_carlo_trace``); the per-probe reduction is ours so that probes can be processed
 in memory-bounded chunks and the standard error uses the unbiased (ddof = 1) variance.
+
+Compilation: each routine runs as one jitted program with the matvec passed *as an argument*, a
+:class:`jax.tree_util.Partial` whose function is static and whose bound arrays are traced. A second call with the
+same matvec function, the same shapes and the same static settings reuses the compiled program instead of
+re-tracing its ``lax`` loops: a plain callable counts as the same when it is the same object (keep ``matvec`` or
+its ``jax.jit`` around), and a ``Partial(fn, params, data)`` whenever ``fn`` is the same function, whatever the
+values of ``params`` and ``data`` (build matvecs that way to reuse one compile across points, batches or seeds).
 """
 
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.tree_util import Partial
 from matfree import stochtrace
 
 from dl_theory import checks
@@ -53,6 +62,12 @@ def check_matvec(matvec: Matvec, dim: int, dtype: jnp.dtype = jnp.float32) -> No
         raise ValueError(f"matvec must map shape ({dim},) to ({dim},) (the flat parameter vector), got {got}")
 
 
+def _operand(matvec: Matvec) -> Partial:
+    """``matvec`` as a pytree argument for the jitted routines: a ``Partial`` stays as it is (bound arrays are
+    traced leaves), any other callable becomes a leafless ``Partial`` (static, cached on its identity)."""
+    return matvec if isinstance(matvec, Partial) else Partial(matvec)
+
+
 def power_iteration(
     matvec: Matvec, dim: int, *, key: jax.Array, num_iters: int = 100, dtype: jnp.dtype = jnp.float32
 ) -> tuple[jax.Array, jax.Array]:
@@ -63,6 +78,11 @@ def power_iteration(
     """
     check_matvec(matvec, dim, dtype)
     checks.count("num_iters", num_iters)
+    return _power_iteration(_operand(matvec), key, dim, num_iters, dtype)
+
+
+@partial(jax.jit, static_argnums=(2, 3, 4))
+def _power_iteration(matvec: Partial, key: jax.Array, dim: int, num_iters: int, dtype) -> tuple[jax.Array, jax.Array]:
     v = jax.random.normal(key, (dim,), dtype)
     v = v / jnp.linalg.norm(v)
 
@@ -95,6 +115,10 @@ def lanczos(matvec: Matvec, v0: jax.Array, num_iters: int, *, key: jax.Array) ->
     duplicate. On breakdown (:math:`\beta_j \le 100\,\epsilon\,\|T\|`) it continues from a random vector
     orthogonal to the basis with :math:`\beta_j = 0`. ``key`` draws those restart vectors.
     """
+    return _lanczos_jit(_operand(matvec), v0, key, checks.count("num_iters", num_iters))
+
+
+def _lanczos(matvec: Matvec, v0: jax.Array, num_iters: int, key: jax.Array) -> Tridiagonal:
     (dim,) = v0.shape
     eps = jnp.finfo(v0.dtype).eps
     basis = jnp.zeros((num_iters, dim), v0.dtype)
@@ -129,6 +153,9 @@ def lanczos(matvec: Matvec, v0: jax.Array, num_iters: int, *, key: jax.Array) ->
     return Tridiagonal(alpha, beta, basis)
 
 
+_lanczos_jit = jax.jit(lambda matvec, v0, key, num_iters: _lanczos(matvec, v0, num_iters, key), static_argnums=3)
+
+
 def top_eigenvalues(
     matvec: Matvec,
     dim: int,
@@ -151,8 +178,14 @@ def top_eigenvalues(
     check_matvec(matvec, dim, dtype)
     checks.in_interval(1, dim, closed=True)("k", checks.integer("k", k))
     num_iters = min(checks.at_least(k)("num_iters", max(4 * k, k + 40) if num_iters is None else num_iters), dim)
+    return _top_eigenvalues(_operand(matvec), key, dim, k, num_iters, dtype)
+
+
+@partial(jax.jit, static_argnums=(2, 3, 4, 5))
+def _top_eigenvalues(matvec: Partial, key: jax.Array, dim: int, k: int, num_iters: int,
+                     dtype) -> tuple[jax.Array, jax.Array]:
     key_v0, key_lanczos = jax.random.split(key)
-    tri = lanczos(matvec, jax.random.normal(key_v0, (dim,), dtype), num_iters, key=key_lanczos)
+    tri = _lanczos(matvec, jax.random.normal(key_v0, (dim,), dtype), num_iters, key_lanczos)
     theta, s = jnp.linalg.eigh(tri.dense())
     order = jnp.argsort(-theta)[:k]
     return theta[order], s[:, order].T @ tri.basis
@@ -186,6 +219,14 @@ def trace(
     """
     check_matvec(matvec, dim, dtype)
     checks.at_least(2)("num_probes", num_probes)  # two probes at least for a standard error
+    if chunk_size is not None:
+        checks.count("chunk_size", chunk_size)
+    return _trace(_operand(matvec), key, dim, num_probes, chunk_size, dtype)
+
+
+@partial(jax.jit, static_argnums=(2, 3, 4, 5))
+def _trace(matvec: Partial, key: jax.Array, dim: int, num_probes: int, chunk_size: int | None,
+           dtype) -> TraceEstimate:
     probes = stochtrace.sampler_signs(jnp.zeros((dim,), dtype), num=num_probes)(key)
     integrand = stochtrace.monte_carlo_trace()
     samples = _map_probes(lambda v: integrand(matvec, v), probes, chunk_size)
@@ -197,7 +238,6 @@ def _map_probes(fn: Callable, probes: jax.Array | tuple, chunk_size: int | None)
     """``fn`` over the leading axis of ``probes``: batched at once (``vmap``), or ``chunk_size`` at a time."""
     if chunk_size is None:
         return jax.vmap(fn)(probes)
-    checks.count("chunk_size", chunk_size)
     return lax.map(fn, probes, batch_size=chunk_size)
 
 
@@ -251,13 +291,21 @@ def spectral_density(
     if sigma is not None:
         checks.positive("sigma", sigma)
     num_iters = min(checks.count("num_iters", num_iters), dim)
+    if chunk_size is not None:
+        checks.count("chunk_size", chunk_size)
+    return _spectral_density(_operand(matvec), key, sigma, dim, num_probes, num_iters, num_points, chunk_size, dtype)
+
+
+@partial(jax.jit, static_argnums=(3, 4, 5, 6, 7, 8))
+def _spectral_density(matvec: Partial, key: jax.Array, sigma: float | None, dim: int, num_probes: int,
+                      num_iters: int, num_points: int, chunk_size: int | None, dtype) -> SpectralDensity:
     key_probe, key_lanczos = jax.random.split(key)
     probes = stochtrace.sampler_signs(jnp.zeros((dim,), dtype), num=num_probes)(key_probe)
     lanczos_keys = jax.random.split(key_lanczos, num_probes)
 
     def quadrature(args):
         v, k = args
-        tri = lanczos(matvec, v, num_iters, key=k)
+        tri = _lanczos(matvec, v, num_iters, k)
         theta, s = jnp.linalg.eigh(tri.dense())
         return theta, s[0] ** 2
 
