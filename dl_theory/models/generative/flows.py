@@ -9,8 +9,8 @@ A flow draws :math:`z \sim \mathcal N(0, I_D)` and returns :math:`x = T(z)` for 
 
 A :class:`Bijector` is a tuple of pure functions: ``forward(params, z) -> (x, log|det J_T(z)|)`` (the sampling
 direction) and ``inverse(params, x) -> (z, log|det J_{T^{-1}}(x)|)`` (the density direction), acting on the last axis
-of size ``dim``. The layers here have triangular Jacobians, so the log-determinant is a sum of :math:`D` terms instead
-of an :math:`O(D^3)` determinant:
+of size ``dim``. Log-scales are soft-clamped (:func:`soft_clamp`). The layers here have triangular Jacobians, so the
+log-determinant is a sum of :math:`D` terms instead of an :math:`O(D^3)` determinant:
 
 * affine coupling (RealNVP, Dinh et al., 2017): with a binary mask :math:`b`,
   :math:`x = b \odot z + (1 - b) \odot (z \odot e^{s(b \odot z)} + t(b \odot z))`,
@@ -49,6 +49,14 @@ from dl_theory.models.mlp import mlp
 from dl_theory.typing import Params
 
 Transform = Callable[[Params, ArrayLike], tuple[jax.Array, jax.Array]]
+LOG_SCALE_BOUND = 5.0
+"""Log-scales are soft-clamped to ``(-B, B)`` by ``B tanh(a / B)``: still a smooth bijection with the same triangular
+structure, but a layer cannot map a point to infinity (an unbounded ``exp(alpha)`` sends the training loss to inf)."""
+
+
+def soft_clamp(a: jax.Array, bound: float | None = LOG_SCALE_BOUND) -> jax.Array:
+    """``bound * tanh(a / bound)`` (the identity for ``bound=None``); close to ``a`` for ``|a| << bound``."""
+    return a if bound is None else bound * jnp.tanh(a / bound)
 
 
 class Bijector(NamedTuple):
@@ -111,7 +119,7 @@ def affine_coupling(mask_D: ArrayLike, hidden: Sequence[int] = (64, 64), *, out_
     def log_scale_shift(params: Params, u: jax.Array) -> tuple[jax.Array, jax.Array]:
         bb = jnp.broadcast_to(jnp.asarray(b, u.dtype), u.shape)
         out = _batched(lambda v: net_apply(params, v), u * bb)
-        return out[..., :dim] * (1 - bb), out[..., dim:] * (1 - bb)
+        return soft_clamp(out[..., :dim]) * (1 - bb), out[..., dim:] * (1 - bb)
 
     def forward(params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
         s, t = log_scale_shift(params, z)
@@ -150,7 +158,7 @@ def maf_sample_passes(model: MADE, params: Params, z: jax.Array, n_passes: int, 
     solution of the triangular system) for ``n_passes >= D``: pass :math:`t` makes the dimension of degree :math:`t`
     exact, and :math:`\alpha_i` reads only :math:`x_{<i}`, which are exact one pass earlier."""
     def step(x):
-        mu, alpha = gaussian_outputs(model, params, x)
+        mu, alpha = _shift_log_scale(model, params, x)
         return z * jnp.exp(alpha) + mu, alpha
 
     return _fixed_point(step, jnp.zeros_like(z) if start is None else start, n_passes, unroll)
@@ -161,10 +169,16 @@ def iaf_density_passes(model: MADE, params: Params, x: jax.Array, n_passes: int,
     r"""IAF's density direction after ``n_passes`` sequential MADE passes of :math:`z \leftarrow (x - \mu(z))
     e^{-\alpha(z)}` from :math:`z =` ``start`` (default 0): ``(z, alpha)``; exact for ``n_passes >= D``."""
     def step(z):
-        mu, alpha = gaussian_outputs(model, params, z)
+        mu, alpha = _shift_log_scale(model, params, z)
         return (x - mu) * jnp.exp(-alpha), alpha
 
     return _fixed_point(step, jnp.zeros_like(x) if start is None else start, n_passes, unroll)
+
+
+def _shift_log_scale(model: MADE, params: Params, u: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """MADE's shift and soft-clamped log-scale (:data:`LOG_SCALE_BOUND`)."""
+    mu, alpha = gaussian_outputs(model, params, u)
+    return mu, soft_clamp(alpha)
 
 
 def _made(dim: int, hidden: Sequence[int], order: ArrayLike | None, out_scale: float) -> MADE:
@@ -186,7 +200,7 @@ def maf(dim: int, hidden: Sequence[int] = (64,), *, order: ArrayLike | None = No
         return x, jnp.sum(alpha, axis=-1)
 
     def inverse(params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        mu, alpha = gaussian_outputs(model, params, x)
+        mu, alpha = _shift_log_scale(model, params, x)
         return (x - mu) * jnp.exp(-alpha), -jnp.sum(alpha, axis=-1)
 
     return bijector(dim, model.init, forward, inverse, "maf")
@@ -202,7 +216,7 @@ def iaf(dim: int, hidden: Sequence[int] = (64,), *, order: ArrayLike | None = No
     model = _made(dim, hidden, order, out_scale)
 
     def forward(params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
-        mu, alpha = gaussian_outputs(model, params, z)
+        mu, alpha = _shift_log_scale(model, params, z)
         return z * jnp.exp(alpha) + mu, jnp.sum(alpha, axis=-1)
 
     def inverse(params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
