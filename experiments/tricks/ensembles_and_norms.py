@@ -91,7 +91,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(n_draws=4000, n_masks=20_000, bn_steps=1500, wn_steps=200)
+        return cls(n_draws=2500, n_masks=10_000, bn_steps=1200, wn_steps=200)
 
 
 def _bagging(key: jax.Array, cfg: Config) -> dict:
@@ -105,9 +105,9 @@ def _bagging(key: jax.Array, cfg: Config) -> dict:
         y = jnp.sin(jnp.pi * x) + cfg.noise * jax.random.normal(kn, (cfg.n_train,))
         return bagged_predict(regression_stump, kb, x, y, x_test, n_bags)[1]  # (n_bags, T)
 
-    draws = jax.jit(jax.vmap(one_draw, (0, None)), static_argnums=1)
-    members_a = np.asarray(draws(jax.random.split(jax.random.fold_in(key, 0), cfg.n_draws), 10))  # (R, 10, T)
-    members_b = np.asarray(draws(jax.random.split(jax.random.fold_in(key, 1), cfg.n_draws), b_max))  # (R, Bmax, T)
+    # one compiled call: the first R draws estimate sigma^2 and rho (10 of their bags), the other R are measured
+    members = np.asarray(jax.jit(jax.vmap(lambda k: one_draw(k, b_max)))(jax.random.split(key, 2 * cfg.n_draws)))
+    members_a, members_b = members[:cfg.n_draws, :10], members[cfg.n_draws:]  # (R, 10, T), (R, Bmax, T)
     mu = np.concatenate([members_a, members_b], axis=1).mean(axis=(0, 1))  # E f at each test point
     dev_a = members_a - mu
     n_a = dev_a.shape[1]
@@ -134,7 +134,7 @@ def _dropout_linear(key: jax.Array, cfg: Config) -> dict:
     x = jax.random.normal(jax.random.fold_in(key, 2), (5, d))
     masks = all_masks(d)
     probs = jnp.asarray(mask_probabilities(masks, cfg.keep))
-    logits_M = jax.vmap(lambda m: dropout_mlp_apply(params, x, [m]))(jnp.asarray(masks))  # (2^d, N, C)
+    logits_M = jax.jit(jax.vmap(lambda m: dropout_mlp_apply(params, x, [m])))(jnp.asarray(masks))  # (2^d, N, C)
     scaled_logits = apply(weight_scaled(params, cfg.keep), x)
     mean_logits = jnp.tensordot(probs, logits_M, axes=1)
     log_probs_M = jax.nn.log_softmax(logits_M, axis=-1)
@@ -226,6 +226,11 @@ def _batch_norm(key: jax.Array, cfg: Config) -> dict:
 
 def _invariances(key: jax.Array) -> dict:
     """BN under a per-feature affine map of the batch, LN under a per-example one, LN under per-feature scaling."""
+    return {k: float(v) for k, v in _invariance_errors(key).items()}
+
+
+@jax.jit
+def _invariance_errors(key: jax.Array) -> dict:
     z = 1.0 + 2.0 * jax.random.normal(jax.random.fold_in(key, 0), (16, 12))
     a_N = jnp.exp(jax.random.uniform(jax.random.fold_in(key, 1), (16, 1), minval=-1.0, maxval=1.0))
     c_N = 3.0 * jax.random.normal(jax.random.fold_in(key, 2), (16, 1))
@@ -234,11 +239,11 @@ def _invariances(key: jax.Array) -> dict:
     ln, bn = layer_norm(z), batch_norm_train(z)[0]
     ln_var, bn_var = jnp.var(z, axis=1), jnp.var(z, axis=0)
     # |x_hat| * |1 - sqrt((v + eps)/(v + eps/a^2))| <= |x_hat| * eps |1 - 1/a^2| / (2 v): first order in eps/v
-    ln_bound = float(jnp.max(jnp.abs(ln)) * 1e-6 * jnp.max(jnp.abs(1 - 1 / a_N**2)) / (2 * jnp.min(ln_var)))
-    bn_bound = float(jnp.max(jnp.abs(bn)) * 1e-5 * jnp.max(jnp.abs(1 - 1 / a_D**2)) / (2 * jnp.min(bn_var)))
-    return {"ln_example_affine": float(jnp.max(jnp.abs(layer_norm(a_N * z + c_N) - ln))), "ln_bound": ln_bound,
-            "bn_feature_affine": float(jnp.max(jnp.abs(batch_norm_train(a_D * z + c_D)[0] - bn))),
-            "bn_bound": bn_bound, "ln_feature_scale": float(jnp.max(jnp.abs(layer_norm(a_D * z) - ln)))}
+    ln_bound = jnp.max(jnp.abs(ln)) * 1e-6 * jnp.max(jnp.abs(1 - 1 / a_N**2)) / (2 * jnp.min(ln_var))
+    bn_bound = jnp.max(jnp.abs(bn)) * 1e-5 * jnp.max(jnp.abs(1 - 1 / a_D**2)) / (2 * jnp.min(bn_var))
+    return {"ln_example_affine": jnp.max(jnp.abs(layer_norm(a_N * z + c_N) - ln)), "ln_bound": ln_bound,
+            "bn_feature_affine": jnp.max(jnp.abs(batch_norm_train(a_D * z + c_D)[0] - bn)),
+            "bn_bound": bn_bound, "ln_feature_scale": jnp.max(jnp.abs(layer_norm(a_D * z) - ln))}
 
 
 def _weight_norm(key: jax.Array, cfg: Config) -> dict:
@@ -252,13 +257,17 @@ def _weight_norm(key: jax.Array, cfg: Config) -> dict:
         xb, yb = batch
         return 0.5 * jnp.mean(jnp.sum((xb @ weight_norm(p["v"], p["g"]) - yb) ** 2, axis=1))
 
-    def record(step: int, p: dict) -> dict:
+    @jax.jit
+    def norms(p: dict) -> dict:
         grad_v = jax.grad(loss)(p, (x, y))["v"]
         cosine = jnp.sum(grad_v * p["v"], axis=0) / (
             jnp.linalg.norm(grad_v, axis=0) * jnp.linalg.norm(p["v"], axis=0) + 1e-300)
         return {"v_norm": jnp.linalg.norm(p["v"], axis=0), "w_norm": jnp.linalg.norm(weight_norm(p["v"], p["g"]),
                                                                                       axis=0),
                 "g": p["g"], "cosine": jnp.max(jnp.abs(cosine))}
+
+    def record(step: int, p: dict) -> dict:
+        return norms(p)
 
     _, hist = train(loss, params0, optax.sgd(cfg.wn_lr), (x, y), n_steps=cfg.wn_steps, log_every=10,
                     callback=record, desc="weight norm (GD)")
