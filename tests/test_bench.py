@@ -136,7 +136,9 @@ def fake_benchmarks(monkeypatch, tmp_path):
 def test_bench_lists_the_real_benchmarks(capsys):
     assert cli.main(["bench", "--list"]) == 0
     names = capsys.readouterr().out.split()
-    assert {"nt_kernels", "empirical_ntk", "hessian_pyhessian", "training", "attention", "scale"} <= set(names)
+    expected = {"nt_kernels", "empirical_ntk", "hessian_pyhessian", "training", "causal_attention", "scale",
+                "generative"}
+    assert expected <= set(names)
     assert "legacy_nt" not in names and "_harness" not in names
 
 

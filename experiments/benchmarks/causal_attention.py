@@ -118,10 +118,11 @@ def run(quick: bool, repeats: int | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for n, d in sizes:
             ref = reference(_weights(n, d))
-            runs = {impl: h.run_worker("dl_theory", "attention", "dl_theory_worker", n=n, d=d, repeats=repeats,
-                                       implementation=impl, out=f"{tmp}/{impl}.npy") for impl in ("formula", "jax")}
+            runs = {impl: h.run_worker("dl_theory", "causal_attention", "dl_theory_worker", n=n, d=d,
+                                       repeats=repeats, implementation=impl, out=f"{tmp}/{impl}.npy")
+                    for impl in ("formula", "jax")}
             if not missing:
-                runs["torch"] = h.run_worker(PEER, "attention", "torch_worker", n=n, d=d, repeats=repeats,
+                runs["torch"] = h.run_worker(PEER, "causal_attention", "torch_worker", n=n, d=d, repeats=repeats,
                                              out=f"{tmp}/torch.npy")
             err = {k: float(np.max(np.abs(np.load(f"{tmp}/{k}.npy") - ref)) / np.max(np.abs(ref))) for k in runs}
             details[f"n{n}_d{d}"] = {"runs": runs, "rel_err_vs_float64": err}
