@@ -210,9 +210,14 @@ def _train_reversal(key: jax.Array, cfg: Config):
     pred = jnp.argmax(jax.jit(reversed_half)(params, test[:, :-1]), axis=-1)
     correct = np.asarray(pred == test[:, k + 1:])
     # the first block's attention weights on one test sequence, averaged over heads
-    block = params["blocks"][0]
-    h = att.learned_positions(2 * k).apply(params["positions"], params["embed"][test[:1, :-1]])
-    weights = att.multihead_weights(block["attention"], att.layer_norm(block["ln_1"], h), is_causal=True)
+
+    @jax.jit  # one program instead of a compile per eager op
+    def first_block_weights(params, tokens_1xT):
+        block = params["blocks"][0]
+        h = att.learned_positions(2 * k).apply(params["positions"], params["embed"][tokens_1xT])
+        return att.multihead_weights(block["attention"], att.layer_norm(block["ln_1"], h), is_causal=True)
+
+    weights = first_block_weights(params, test[:1, :-1])
     return correct, history["loss"], np.asarray(weights[0].mean(axis=0))
 
 
