@@ -98,8 +98,10 @@ def run(cfg: Config) -> Result:
         rel_asym = np.abs(mean - asym) / asym
     peak = ps[np.argmax(mean)] / cfg.n
     rf = _random_features_curve(rng, cfg)
-    rf_mean = rf.mean(0)
-    rf_peak = cfg.rf_widths[int(np.argmax(rf_mean))] / cfg.rf_train
+    # Near interpolation a feature active on only a few training images makes the least-squares fit nearly singular,
+    # so the test MSE of one feature draw is heavy-tailed there; the median over draws locates the peak robustly.
+    rf_median = np.median(rf, axis=0)
+    rf_peak = cfg.rf_widths[int(np.argmax(rf_median))] / cfg.rf_train
     claims = [
         Claim.at_most("finite-sample-formula", "max over |p/n − 1| ≥ 0.2 of |measured − exact E R| / standard error",
                       4.0, float(z[away].max())),
@@ -108,12 +110,12 @@ def run(cfg: Config) -> Result:
         Claim.close("peak-at-interpolation-threshold", "p/n at the largest measured risk", 1.0, float(peak),
                     atol=0.1),
         Claim.close("random-features-peak", f"random ReLU features on digits (n={cfg.rf_train}): width/n at the "
-                    "largest test MSE", 1.0, float(rf_peak), atol=0.25),
+                    "largest median test MSE over feature draws", 1.0, float(rf_peak), atol=0.25),
         Claim.at_most("second-descent", "risk at the largest p/n ÷ risk at p/n = 1.1 (< 1: it descends again)",
                       1.0, float(mean[np.argmax(gammas)] / mean[np.argmin(np.abs(gammas - 1.1))])),
     ]
     metrics = {"p": ps.tolist(), "measured": mean.tolist(), "stderr": se.tolist(), "exact": exact.tolist(),
-               "asymptotic": asym.tolist(), "rf_widths": list(cfg.rf_widths), "rf_test_mse": rf_mean.tolist()}
+               "asymptotic": asym.tolist(), "rf_widths": list(cfg.rf_widths), "rf_median_test_mse": rf_median.tolist()}
     return Result(claims, metrics, {"gammas": ps / cfg.n, "mean": mean, "se": se, "exact": exact, "rf": rf,
                                     "rf_widths": np.asarray(cfg.rf_widths) / cfg.rf_train, "cfg": cfg})
 
@@ -131,7 +133,10 @@ def plot(result: Result):
     ax1.axvline(1.0, color="gray", linewidth=0.8)
     ax1.set(xscale="log", yscale="log", xlabel="γ = p/n", ylabel="excess risk ||β̂ − β||²", ylim=(1e-2, 1e2))
     ax1.legend()
-    ax2.errorbar(d["rf_widths"], d["rf"].mean(0), yerr=d["rf"].std(0), fmt="o-", ms=3.5)
+    low, median, high = np.percentile(d["rf"], [25, 50, 75], axis=0)
+    ax2.errorbar(d["rf_widths"], median, yerr=(median - low, high - median), fmt="o-", ms=3.5,
+                 label="median, quartiles over feature draws")
+    ax2.legend()
     ax2.axvline(1.0, color="gray", linewidth=0.8)
     ax2.set(xscale="log", yscale="log", xlabel="features / training examples", ylabel="test MSE",
             title=f"random ReLU features, digits (n={cfg.rf_train})")
