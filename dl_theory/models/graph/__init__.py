@@ -8,7 +8,9 @@
 * :mod:`~dl_theory.models.graph.spectral` -- Laplacians, the graph Fourier transform, polynomial and Chebyshev
   filters, spectral convolution;
 * :mod:`~dl_theory.models.graph.sets` -- DeepSets: invariant and equivariant set models, pooling with masks;
-* :mod:`~dl_theory.models.graph.wl` -- 1-WL colour refinement and the cycle counts it cannot see.
+* :mod:`~dl_theory.models.graph.wl` -- 1-WL colour refinement and the cycle counts it cannot see;
+* :mod:`~dl_theory.models.graph.higher_order` -- a provably powerful graph network on node pairs (2-FWL), which sees
+  them.
 """
 
 from dl_theory.models.graph.adjacency import (
@@ -25,6 +27,7 @@ from dl_theory.models.graph.adjacency import (
     to_dense,
 )
 from dl_theory.models.graph.gcn import gcn, gcn_layer, gcn_nngp_fn, node_loss
+from dl_theory.models.graph.higher_order import pair_features, pair_readout, ppgn, ppgn_block
 from dl_theory.models.graph.message_passing import (
     AGGREGATIONS,
     READOUTS,
@@ -60,11 +63,12 @@ from dl_theory.models.graph.spectral import (
 from dl_theory.models.graph.wl import cycle_counts, node_cycle_counts, wl_colors, wl_equivalent, wl_refine
 
 __all__ = [
-    "AGGREGATIONS", "POOLINGS", "READOUTS", "EdgeList", "add_bias", "aggregate", "aggregate_dense", "aggregate_edges",
-    "chebyshev_filter", "check_adjacency", "check_node_features", "check_set_mask", "cycle_counts", "deep_sets",
-    "degree", "edge_list", "equivariant_layer", "equivariant_net", "fourier_basis", "gcn", "gcn_layer", "gcn_nngp_fn",
-    "gft", "inverse_gft", "laplacian", "monomial_to_chebyshev", "mpnn", "mpnn_layer", "node_cycle_counts",
-    "node_loss", "normalized_adjacency", "normalized_edges", "normalized_laplacian", "permutation_matrix",
-    "permute_graph", "polynomial_filter", "pool", "random_permutation", "readout", "rounding_bound",
+    "AGGREGATIONS", "EdgeList", "POOLINGS", "READOUTS", "add_bias", "aggregate", "aggregate_dense",
+    "aggregate_edges", "chebyshev_filter", "check_adjacency", "check_node_features", "check_set_mask",
+    "cycle_counts", "deep_sets", "degree", "edge_list", "equivariant_layer", "equivariant_net", "fourier_basis",
+    "gcn", "gcn_layer", "gcn_nngp_fn", "gft", "inverse_gft", "laplacian", "monomial_to_chebyshev", "mpnn",
+    "mpnn_layer", "node_cycle_counts", "node_loss", "normalized_adjacency", "normalized_edges",
+    "normalized_laplacian", "pair_features", "pair_readout", "permutation_matrix", "permute_graph",
+    "polynomial_filter", "pool", "ppgn", "ppgn_block", "random_permutation", "readout", "rounding_bound",
     "spectral_convolution", "spectral_filter", "to_dense", "wl_colors", "wl_equivalent", "wl_refine",
 ]
