@@ -168,18 +168,7 @@ def run(quick: bool, repeats: int | None = None) -> dict:
             name = {"vae": f"train VAE 40-{HIDDEN}-{LATENT} (Gaussian)",
                     "ddpm": f"train DDPM denoiser 2x{HIDDEN} SiLU, T={T_STEPS}"}[model]
             size = f"MNIST-1D, batch {BATCH}, Adam, {steps} steps"
-            dl_cell = (f"{d['steps_per_s']:.0f} steps/s (jitted step in a Python loop: "
-                       f"{d['step_loop_steps_per_s']:.0f}; compile {d['scan']['first_s']:.1f} s)")
-            if p is None:
-                rows.append(h.row(name, size, dl_theory=dl_cell, peer=h.missing_cell(PEER), target="≥ 1×",
-                                  dl_theory_steps_per_s=d["steps_per_s"]))
-                continue
-            speedup = d["steps_per_s"] / p["steps_per_s"]
-            rows.append(h.row(name, size, dl_theory=dl_cell, peer=f"{p['steps_per_s']:.0f} steps/s ({label})",
-                              speedup=speedup, memory_ratio=h.mem_ratio(d, p), target="≥ 1×",
-                              met=h.at_least(speedup, 1.0), dl_theory_steps_per_s=d["steps_per_s"],
-                              dl_theory_step_loop_steps_per_s=d["step_loop_steps_per_s"],
-                              peer_steps_per_s=p["steps_per_s"]))
+            rows.append(h.throughput_row(name, size, d, p, PEER, label, d["scan"]["first_s"]))
     notes = ["generative: speed-up of `training.train`'s scanned steps over PyTorch's loop; the exposed jitted single "
              "step (`vae.train_step_fn`, `diffusion.ddpm_train_step`) pays one Python dispatch per step."]
     return {"peer": label, "repeats": repeats, "steps": steps, "rows": rows, "details": details, "notes": notes}

@@ -144,18 +144,7 @@ def run(quick: bool, repeats: int | None = None) -> dict:
         details[model] = {"dl_theory": d, "torch": p}
         name = {"mlp": f"train MLP 40-{WIDTH}-{WIDTH}-10", "cnn": f"train CNN conv{FILTER}x{CHANNELS} x2 + GAP"}[model]
         size = f"MNIST-1D, batch {BATCH}, Adam, {steps} steps"
-        dl_cell = (f"{d['steps_per_s']:.0f} steps/s (jitted step in a Python loop: {d['step_loop_steps_per_s']:.0f}; "
-                   f"compile {d['first_s']:.1f} s)")
-        if p is None:
-            rows.append(h.row(name, size, dl_theory=dl_cell, peer=h.missing_cell(PEER), target="≥ 1×",
-                              dl_theory_steps_per_s=d["steps_per_s"]))
-            continue
-        speedup = d["steps_per_s"] / p["steps_per_s"]
-        rows.append(h.row(name, size, dl_theory=dl_cell, peer=f"{p['steps_per_s']:.0f} steps/s ({label})",
-                          speedup=speedup, memory_ratio=h.mem_ratio(d, p), target="≥ 1×",
-                          met=h.at_least(speedup, 1.0), dl_theory_steps_per_s=d["steps_per_s"],
-                          dl_theory_step_loop_steps_per_s=d["step_loop_steps_per_s"],
-                          peer_steps_per_s=p["steps_per_s"]))
+        rows.append(h.throughput_row(name, size, d, p, PEER, label, d["first_s"]))
     tmp.cleanup()
     notes = ["training: steady-state steps/s (speed-up = dl_theory steps/s over PyTorch's); the compile time of the "
              "jitted chunk (`training.make_chunk`, the engine of `training.train`) is in the dl_theory cell."]
