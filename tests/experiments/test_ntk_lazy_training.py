@@ -18,7 +18,11 @@ def test_ntk_change_shrinks_with_width_and_alpha():
     for steps, trajectory in result.data["trajectories"].values():
         assert steps[0] == 0 and trajectory[0] == 0.0  # the tracker's reference is the kernel at step 0
     assert result.metrics["closer_to"] in ("1/m", "1/sqrt(m)")
-    assert result.metrics["distance_to_1_over_m"] == abs(result.metrics["ntk_change_exponent"] + 1)
+    for fit, values_WxS in (("ntk_change_fit", result.data["change"]), ("linearization_gap_fit", result.data["gap"])):
+        # the exponent of the geometric means of independent nets
+        fitted = np.polyfit(np.log(cfg.widths), np.log(values_WxS.astype(float)).mean(1), 1)[0]
+        np.testing.assert_allclose(result.metrics[fit]["slope"], fitted, rtol=1e-12)
+        assert result.metrics[fit]["dof"] == len(cfg.widths) * (cfg.n_seeds - 1)
 
 
 @pytest.mark.parametrize("key,value", [("widths", "64,128"), ("n_seeds", "1"), ("alphas", "1,2,3"),
