@@ -7,7 +7,8 @@ import numpy as np
 import optax
 import pytest
 
-from dl_theory.training import NonFiniteLossError, checkpointing, minibatch, train
+from dl_theory import losses, models
+from dl_theory.training import NonFiniteLossError, checkpointing, minibatch, train, uses_convolution
 
 
 def _least_squares(dtype=np.float32, n: int = 32, d: int = 4):
@@ -204,6 +205,40 @@ def test_minibatch_covers_each_example_once_per_epoch(n, batch_size):
     assert not np.array_equal(orders[0], orders[1])  # a fresh permutation each epoch
 
 
+@pytest.mark.parametrize("engine", ["scan", "dispatch"])
+def test_engines_take_the_minibatches_of_minibatch(engine):
+    """The loss 2^i summed over the batch's example ids names the batch: the engines, which draw an epoch's order once
+    and carry it through a chunk, take exactly ``minibatch(data, key, step)`` at every step, across chunks that start
+    and end mid-epoch."""
+    n, batch_size, n_steps, key = 12, 4, 11, jax.random.key(5)
+    data = {"i": jnp.arange(n)}
+    batch_id = lambda batch: jnp.sum(2.0 ** batch["i"])  # noqa: E731
+    loss = lambda p, batch: batch_id(batch) + 0.0 * jnp.sum(p)  # noqa: E731
+    _, history = train(loss, jnp.zeros(2), optax.sgd(0.1), data, n_steps=n_steps, batch_size=batch_size, key=key,
+                       log_every=4, engine=engine)
+    expected = [float(batch_id(minibatch(data, key, jnp.asarray(t), batch_size))) for t in range(n_steps)]
+    np.testing.assert_array_equal(history["loss"], expected)
+
+
+def test_engines_agree_and_auto_dispatches_convolutions():
+    """A small CNN trained by both engines: the same steps up to float32 rounding; ``"auto"`` picks ``"dispatch"`` for
+    the convolution (jax-ml/jax#12868) and ``"scan"`` for a dense net."""
+    x = jax.random.normal(jax.random.key(0), (24, 10, 1))
+    y = jax.random.randint(jax.random.key(1), (24,), 0, 3)
+    init_fn, apply_fn, _ = models.cnn((4,), 3, filter_shape=(3,), parameterization="standard")
+    _, params = init_fn(jax.random.key(2), x.shape)
+    loss_fn = losses.cross_entropy(apply_fn)
+    runs = {engine: train(loss_fn, params, optax.adam(0.01), (x, y), n_steps=9, batch_size=8, key=jax.random.key(3),
+                          log_every=4, engine=engine) for engine in ("scan", "dispatch")}
+    np.testing.assert_allclose(runs["scan"][1]["loss"], runs["dispatch"][1]["loss"], rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(runs["scan"][0]), jax.tree.leaves(runs["dispatch"][0]), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert uses_convolution(loss_fn, params, (x, y))
+    dense_init, dense_apply, _ = models.mlp((4,), 3)
+    assert not uses_convolution(losses.cross_entropy(dense_apply), dense_init(jax.random.key(2), (-1, 10))[1],
+                                (x[..., 0], y))
+
+
 @pytest.mark.parametrize("data, kwargs, message", [
     ({"x": jnp.ones((5, 2))}, {"batch_size": 6}, r"batch_size must be in \[1, 5\], got 6"),
     ({"x": jnp.ones((5, 2))}, {"batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
@@ -213,6 +248,7 @@ def test_minibatch_covers_each_example_once_per_epoch(n, batch_size):
     ({}, {}, "at least one array"),
     ({"x": jnp.ones((5, 2))}, {"batch_size": 2, "key": None}, "key is required"),
     ({"x": jnp.ones((5, 2))}, {"n_steps": -1}, "n_steps must be an integer >= 0, got -1"),
+    ({"x": jnp.ones((5, 2))}, {"engine": "while"}, "engine must be one of"),
     ({"x": jnp.ones((5, 2))}, {"log_every": 0}, "log_every must be an integer >= 1, got 0"),
 ])
 def test_bad_input(data, kwargs, message):

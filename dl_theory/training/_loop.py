@@ -76,27 +76,53 @@ def checkpointing(directory: Path, resume: bool = False) -> Iterator[None]:
         _CHECKPOINTS.reset(token)
 
 
-def minibatch(data: PyTree, key: jax.Array, step: jax.Array, batch_size: int) -> PyTree:
-    """The ``step``-th minibatch: slice ``step mod (N // batch_size)`` of the permutation of epoch
-    ``step // (N // batch_size)`` (the last ``N mod batch_size`` examples of each permutation are skipped)."""
+def epoch_order(key: jax.Array, epoch: jax.Array, n: int) -> jax.Array:
+    """The random order of the ``n`` examples in ``epoch``: a permutation drawn from ``fold_in(key, epoch)``."""
+    return jax.random.permutation(jax.random.fold_in(key, epoch), n)
+
+
+def batch_of(data: PyTree, order: jax.Array, step: jax.Array, batch_size: int) -> PyTree:
+    """Slice ``step mod (N // batch_size)`` of ``order`` (the order of ``step``'s epoch), gathered from ``data``."""
     n = jax.tree_util.tree_leaves(data)[0].shape[0]
-    per_epoch = n // batch_size
-    perm = jax.random.permutation(jax.random.fold_in(key, step // per_epoch), n)
-    idx = jax.lax.dynamic_slice_in_dim(perm, (step % per_epoch) * batch_size, batch_size)
+    idx = jax.lax.dynamic_slice_in_dim(order, (step % (n // batch_size)) * batch_size, batch_size)
     return jax.tree_util.tree_map(lambda a: a[idx], data)
 
 
+def minibatch(data: PyTree, key: jax.Array, step: jax.Array, batch_size: int) -> PyTree:
+    """The ``step``-th minibatch: slice ``step mod (N // batch_size)`` of the permutation of epoch
+    ``step // (N // batch_size)`` (the last ``N mod batch_size`` examples of each permutation are skipped).
+
+    This draws the epoch's permutation anew; the training engines draw it once per epoch and take the same batches.
+    """
+    n = jax.tree_util.tree_leaves(data)[0].shape[0]
+    return batch_of(data, epoch_order(key, step // (n // batch_size), n), step, batch_size)
+
+
+ENGINES = ("auto", "scan", "dispatch")
+
+
 def make_chunk(loss_fn: LossFn, optimizer: optax.GradientTransformation, batch_size: int | None,
-               noise_key: jax.Array | None = None) -> Callable:
-    """A jitted ``chunk(state, data, key, steps) -> (state, losses)`` running one optimizer step per entry of
-    ``steps`` under ``lax.scan``; full-batch when ``batch_size`` is None. With ``noise_key`` the loss is
+               noise_key: jax.Array | None = None, *, engine: str = "scan") -> Callable:
+    """A ``chunk(state, data, key, steps) -> (state, losses)`` running one optimizer step for each of the consecutive
+    step numbers ``steps``; full-batch when ``batch_size`` is None. With ``noise_key`` the loss is
     ``loss_fn(params, batch, fold_in(noise_key, step))``.
 
-    A plain ``loss_fn`` gets its own compiled scan, freed with it. A :class:`jax.tree_util.Partial`
+    Two engines take the same steps. ``"scan"`` compiles the whole chunk as one ``lax.scan`` (no Python between
+    steps: the fastest for small and dense models). ``"dispatch"`` compiles one step and calls it from Python once per
+    step (a few tens of microseconds each): XLA:CPU compiles a convolution's gradient inside a loop body to a slow
+    generic loop instead of its fast kernel (jax-ml/jax#12868; 10-20x slower for a small 1-D CNN), so convolutional
+    models train faster this way on the CPU. Both draw an epoch's permutation once (:func:`epoch_order`), not at every
+    step.
+
+    For ``"scan"``, a plain ``loss_fn`` gets its own compiled scan, freed with it. A :class:`jax.tree_util.Partial`
     ``Partial(fn, *arrays)`` shares one module-level compile across calls with the same ``fn``, optimizer object,
     ``batch_size`` and shapes, its bound arrays being traced arguments: build a loss that way, with one optimizer
     object, to reuse a compile across runs that differ only in those arrays (a prior, a target, a penalty weight).
     """
+    if engine not in ("scan", "dispatch"):
+        raise checks.fail("engine", "'scan' or 'dispatch'", engine)
+    if engine == "dispatch":
+        return _dispatch_chunk(loss_fn, optimizer, batch_size, noise_key)
     if isinstance(loss_fn, Partial):
         try:
             hash(optimizer)
@@ -107,21 +133,61 @@ def make_chunk(loss_fn: LossFn, optimizer: optax.GradientTransformation, batch_s
     return jax.jit(functools.partial(_chunk_impl, loss_fn, noise_key, optimizer=optimizer, batch_size=batch_size))
 
 
+def _step(loss_fn: LossFn, noise_key: jax.Array | None, optimizer: optax.GradientTransformation, state: TrainState,
+          batch: PyTree, step: jax.Array) -> tuple[TrainState, jax.Array]:
+    noise = () if noise_key is None else (jax.random.fold_in(noise_key, step),)
+    loss, grads = jax.value_and_grad(loss_fn)(state.params, batch, *noise)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    return TrainState(optax.apply_updates(state.params, updates), opt_state), loss
+
+
 def _chunk_impl(loss_fn: LossFn, noise_key: jax.Array | None, state: TrainState, data: PyTree, key: jax.Array,
                 steps: jax.Array, *, optimizer: optax.GradientTransformation, batch_size: int | None):
-    def one_step(carry: tuple[TrainState, PyTree, jax.Array], step: jax.Array):
-        state, data, key = carry
-        batch = data if batch_size is None else minibatch(data, key, step, batch_size)
-        noise = () if noise_key is None else (jax.random.fold_in(noise_key, step),)
-        loss, grads = jax.value_and_grad(loss_fn)(state.params, batch, *noise)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        return (TrainState(optax.apply_updates(state.params, updates), opt_state), data, key), loss
+    n = leading_size("data", data)
+    per_epoch = 1 if batch_size is None else n // batch_size
 
-    (state, _, _), losses = jax.lax.scan(one_step, (state, data, key), steps)
+    def one_step(carry: tuple[TrainState, jax.Array | None], step: jax.Array):
+        state, order = carry
+        if batch_size is not None:  # a new epoch's permutation only where one starts
+            order = jax.lax.cond(step % per_epoch == 0, lambda: epoch_order(key, step // per_epoch, n), lambda: order)
+        batch = data if batch_size is None else batch_of(data, order, step, batch_size)
+        state, loss = _step(loss_fn, noise_key, optimizer, state, batch, step)
+        return (state, order), loss
+
+    order = None if batch_size is None else epoch_order(key, steps[0] // per_epoch, n)
+    (state, _), losses = jax.lax.scan(one_step, (state, order), steps)
     return state, losses
 
 
 _chunk = jax.jit(_chunk_impl, static_argnames=("optimizer", "batch_size"))
+
+
+def _dispatch_chunk(loss_fn: LossFn, optimizer: optax.GradientTransformation, batch_size: int | None,
+                    noise_key: jax.Array | None) -> Callable:
+    @jax.jit
+    def step_fn(state: TrainState, data: PyTree, order: jax.Array | None, step: jax.Array):
+        batch = data if batch_size is None else batch_of(data, order, step, batch_size)
+        return _step(loss_fn, noise_key, optimizer, state, batch, step)
+
+    order_fn = jax.jit(epoch_order, static_argnums=2)
+
+    def chunk(state: TrainState, data: PyTree, key: jax.Array, steps: jax.Array) -> tuple[TrainState, jax.Array]:
+        n = leading_size("data", data)
+        per_epoch = 1 if batch_size is None else n // batch_size
+        order, losses = None, []
+        for i, step in enumerate(np.asarray(steps).tolist()):
+            if batch_size is not None and (i == 0 or step % per_epoch == 0):
+                order = order_fn(key, step // per_epoch, n)
+            state, loss = step_fn(state, data, order, jnp.asarray(step, steps.dtype))
+            losses.append(loss)
+        return state, jnp.stack(losses)
+
+    return chunk
+
+
+def uses_convolution(loss_fn: LossFn, params: Params, batch: PyTree, *noise: jax.Array) -> bool:
+    """Whether the gradient of ``loss_fn`` at ``params`` on ``batch`` computes a convolution (from its jaxpr)."""
+    return "conv_general_dilated" in str(jax.make_jaxpr(jax.grad(loss_fn))(params, batch, *noise))
 
 
 def _save(path: Path, step: int, state: TrainState, history: dict[str, list]) -> None:
@@ -151,7 +217,7 @@ def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformati
           n_steps: int, batch_size: int | None = None, key: jax.Array | None = None,
           noise_key: jax.Array | None = None, log_every: int = 100,
           callback: Callback | None = None, checkpoint: str | None = None, checkpoint_every: int | None = None,
-          checkpoint_dir: Path | None = None, resume: bool | None = None,
+          checkpoint_dir: Path | None = None, resume: bool | None = None, engine: str = "auto",
           desc: str = "training") -> tuple[Params, dict[str, np.ndarray]]:
     """Minimizes ``loss_fn(params, batch)`` with ``optimizer`` for ``n_steps`` steps.
 
@@ -174,6 +240,8 @@ def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformati
         on interrupt, and at the end. Inside :func:`checkpointing` an unnamed call is named by its position.
       checkpoint_dir: folder for checkpoints (overrides the enclosing :func:`checkpointing`).
       resume: continue from an existing checkpoint (default: the enclosing :func:`checkpointing`'s flag).
+      engine: ``"scan"`` or ``"dispatch"`` (see :func:`make_chunk`; the same steps either way), or ``"auto"``:
+        ``"dispatch"`` for a loss with a convolution on the CPU, else ``"scan"``.
       desc: progress-bar label.
 
     Returns:
@@ -199,7 +267,14 @@ def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformati
         step, state, history = _load(path, state)
         if step > n_steps:
             raise ValueError(f"checkpoint {path} is at step {step}, past n_steps={n_steps}; delete it to start over")
-    chunk = make_chunk(loss_fn, optimizer, batch_size, noise_key)
+    if engine not in ENGINES:
+        raise checks.fail("engine", f"one of {ENGINES}", engine)
+    if engine == "auto":
+        batch = data if batch_size is None else jax.tree_util.tree_map(lambda a: a[:batch_size], data)
+        noise = () if noise_key is None else (noise_key,)
+        convolution = jax.default_backend() == "cpu" and uses_convolution(loss_fn, params, batch, *noise)
+        engine = "dispatch" if convolution else "scan"
+    chunk = make_chunk(loss_fn, optimizer, batch_size, noise_key, engine=engine)
 
     def log(at: int, params: Params) -> None:
         if callback is None or (history["log_step"] and history["log_step"][-1] == at):

@@ -267,10 +267,11 @@ def row(workload: str, size: str, *, dl_theory: str, peer: str, speedup: float |
 
 def throughput_row(workload: str, size: str, dl_theory: dict, peer: dict | None, peer_name: str, label: str,
                    compile_s: float) -> dict:
-    """The README line of a training-throughput workload: steady-state steps/s of ``training.train``'s scan (and of
-    its step compiled alone in a Python loop) against the peer's training loop; target >= 1x."""
-    cell = (f"{dl_theory['steps_per_s']:.0f} steps/s (jitted step in a Python loop: "
-            f"{dl_theory['step_loop_steps_per_s']:.0f}; compile {compile_s:.1f} s)")
+    """The README line of a training-throughput workload: steady-state steps/s of dl_theory's headline engine
+    (``dl_theory['engine']``, with ``dl_theory['other']`` at ``other_steps_per_s`` beside it) against the peer's
+    training loop; target >= 1x."""
+    cell = (f"{dl_theory['steps_per_s']:.0f} steps/s ({dl_theory['engine']}; {dl_theory['other']}: "
+            f"{dl_theory['other_steps_per_s']:.0f}; compile {compile_s:.1f} s)")
     if peer is None:
         return row(workload, size, dl_theory=cell, peer=missing_cell(peer_name), target="≥ 1×",
                    dl_theory_steps_per_s=dl_theory["steps_per_s"])
@@ -278,8 +279,7 @@ def throughput_row(workload: str, size: str, dl_theory: dict, peer: dict | None,
     return row(workload, size, dl_theory=cell, peer=f"{peer['steps_per_s']:.0f} steps/s ({label})", speedup=speedup,
                memory_ratio=mem_ratio(dl_theory, peer), target="≥ 1×", met=at_least(speedup, 1.0),
                dl_theory_steps_per_s=dl_theory["steps_per_s"],
-               dl_theory_step_loop_steps_per_s=dl_theory["step_loop_steps_per_s"],
-               peer_steps_per_s=peer["steps_per_s"])
+               dl_theory_other_steps_per_s=dl_theory["other_steps_per_s"], peer_steps_per_s=peer["steps_per_s"])
 
 
 def fmt_time(seconds: float | None) -> str:

@@ -82,8 +82,9 @@ def dl_theory_worker(model: str, steps: int, repeats: int, data: str) -> dict:
             return loss
 
     stepwise = h.measure(loop, repeats, jax.block_until_ready)
-    return {"scan": scan, "step": stepwise, "steps_per_s": steps / scan["median_s"],
-            "step_loop_steps_per_s": steps / stepwise["median_s"], "peak_mb": scan["peak_mb"], "jax": jax.__version__}
+    return {"scan": scan, "step": stepwise, "engine": "scan", "steps_per_s": steps / scan["median_s"],
+            "other": "jitted step in a Python loop", "other_steps_per_s": steps / stepwise["median_s"],
+            "peak_mb": scan["peak_mb"], "jax": jax.__version__}
 
 
 def torch_worker(model: str, steps: int, repeats: int, data: str) -> dict:

@@ -8,12 +8,13 @@ parameterization on both sides:
 * ``cnn``: two 1-D convolutions of 32 channels, width 5, SAME padding, ReLU, global average pooling, ``Dense(10)``
   (``dl_theory.models.cnn``); in PyTorch ``Conv1d`` on the signals laid out ``N x 1 x 40``.
 
-dl_theory runs the compiled engine of :func:`dl_theory.training.train`: :func:`dl_theory.training.make_chunk`, one
-jitted ``lax.scan`` over the steps of a chunk (``train`` calls it once per ``log_every`` steps), so a timed call is
-``steps`` optimizer steps with the minibatch gather inside; its first call (tracing and XLA compilation) is recorded
-separately. For comparison the same step is also compiled alone and called from a Python loop (one dispatch per step),
-which shows what the ``lax.scan`` costs or saves. PyTorch runs the textbook loop (index a minibatch, forward, loss,
-``zero_grad``, ``backward``, ``step``) with its default threads (see
+dl_theory runs the engine that :func:`dl_theory.training.train` picks, through :func:`dl_theory.training.make_chunk`
+(``train`` calls it once per ``log_every`` steps), so a timed call is ``steps`` optimizer steps with the minibatch
+gather inside; its first call (tracing and XLA compilation) is recorded separately. The MLP runs the ``"scan"`` engine
+(one jitted ``lax.scan`` over the steps); the CNN runs ``"dispatch"`` (its step compiled alone, called once per step
+from Python), because XLA:CPU compiles a convolution's gradient inside a loop body to a slow generic loop
+(jax-ml/jax#12868). The other engine's steps/s is recorded beside it. PyTorch runs the textbook loop (index a
+minibatch, forward, loss, ``zero_grad``, ``backward``, ``step``) with its default threads (see
 :func:`experiments.benchmarks._harness.choose_threads` for loaded machines). Each side runs in its own process; steps/s
 is ``steps`` over the median time of a call.
 """
@@ -37,6 +38,8 @@ def _data():
 
 def dl_theory_worker(model: str, steps: int, repeats: int) -> dict:
     """Steps/s of ``training.make_chunk`` (the jitted scan of ``training.train``) on MNIST-1D."""
+    import functools
+
     import jax
     import jax.numpy as jnp
     import optax
@@ -55,29 +58,22 @@ def dl_theory_worker(model: str, steps: int, repeats: int) -> dict:
     data = (jnp.asarray(x), jnp.asarray(y))
     _, params = init_fn(jax.random.key(0), shape)
     loss_fn, optimizer, key = losses.cross_entropy(apply_fn), optax.adam(LR), jax.random.key(1)
-    base = h.rss_mb()
-    chunk = training.make_chunk(loss_fn, optimizer, BATCH)
+    engine = "dispatch" if training.uses_convolution(loss_fn, params, (data[0][:BATCH], data[1][:BATCH])) else "scan"
     state = training.TrainState(params, optimizer.init(params))
     step_ids = jnp.arange(steps)
-    timing = h.measure(lambda: chunk(state, data, key, step_ids), repeats, jax.block_until_ready, base_mb=base)
-    losses_S = chunk(state, data, key, step_ids)[1]
-
-    @jax.jit
-    def step(state, i):  # the same step as the scan's body, compiled alone (XLA optimizes it outside a while loop)
-        loss, grads = jax.value_and_grad(loss_fn)(state.params, training.minibatch(data, key, i, BATCH))
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        return training.TrainState(optax.apply_updates(state.params, updates), opt_state), loss
-
-    def loop():
-        s = state
-        for i in range(steps):
-            s, loss = step(s, i)
-        return loss
-
-    stepwise = h.measure(loop, repeats, jax.block_until_ready)
-    return {"steps_per_s": steps / timing["median_s"], "step_loop_steps_per_s": steps / stepwise["median_s"],
-            "step_loop": stepwise,
-            "loss_first": float(losses_S[0]), "loss_last": float(losses_S[-1]), "jax": jax.__version__, **timing}
+    timings = {}
+    for name in sorted(("scan", "dispatch"), key=lambda e: e != engine):  # the engine train picks, first
+        base = h.rss_mb()
+        chunk = training.make_chunk(loss_fn, optimizer, BATCH, engine=name)
+        timings[name] = h.measure(functools.partial(chunk, state, data, key, step_ids), repeats,
+                                  jax.block_until_ready, base_mb=base)
+        if name == engine:
+            losses_S = chunk(state, data, key, step_ids)[1]
+    other = "dispatch" if engine == "scan" else "scan"
+    return {"engine": engine, "steps_per_s": steps / timings[engine]["median_s"], "other": other,
+            "other_steps_per_s": steps / timings[other]["median_s"], "engines": timings,
+            "loss_first": float(losses_S[0]), "loss_last": float(losses_S[-1]), "jax": jax.__version__,
+            **timings[engine]}
 
 
 def torch_worker(model: str, steps: int, repeats: int, data: str) -> dict:
@@ -146,6 +142,8 @@ def run(quick: bool, repeats: int | None = None) -> dict:
         size = f"MNIST-1D, batch {BATCH}, Adam, {steps} steps"
         rows.append(h.throughput_row(name, size, d, p, PEER, label, d["first_s"]))
     tmp.cleanup()
-    notes = ["training: steady-state steps/s (speed-up = dl_theory steps/s over PyTorch's); the compile time of the "
-             "jitted chunk (`training.make_chunk`, the engine of `training.train`) is in the dl_theory cell."]
+    notes = ["training: steady-state steps/s (speed-up = dl_theory steps/s over PyTorch's) of the engine "
+             "`training.train` picks (`scan` for the MLP, `dispatch` for the CNN: XLA:CPU runs a convolution's "
+             "gradient inside a loop body ~10-20x slower, jax-ml/jax#12868); its compile time is in the dl_theory "
+             "cell."]
     return {"peer": label, "repeats": repeats, "steps": steps, "rows": rows, "details": details, "notes": notes}
