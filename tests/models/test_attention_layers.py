@@ -42,13 +42,29 @@ def test_formula_equals_jax_nn_and_numpy(x64, key, causal, lengths):
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(att.dot_product_attention(q, k, v, mask, is_causal=causal, implementation="jax"),
                                   ref)
+    if causal:
+        blocks = att.dot_product_attention(q, k, v, mask, is_causal=True, implementation="causal_blocks")
+        np.testing.assert_allclose(blocks, _numpy_attention(q, k, v, keep), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("t,s", [(13, 13), (13, 17), (3, 7), (16, 16)])
+def test_causal_blocks_equal_the_formula(x64, key, t, s):
+    """Uneven blocks (13 queries in blocks of 2), a KV cache (S > T) and a padding mask: each block sees exactly the
+    keys the full causal mask lets it see."""
+    q, k, v = _qkv(key, t=t, s=s)
+    mask = att.key_padding_mask(jnp.asarray((s, s - 2)), t, s)
+    keep = np.broadcast_to(np.asarray(mask), (2, 3, t, s)) & np.asarray(att.causal_mask(t, s))
+    out = att.dot_product_attention(q, k, v, mask, is_causal=True, implementation="causal_blocks")
+    np.testing.assert_allclose(out, _numpy_attention(q, k, v, keep), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="is_causal must be True for implementation='causal_blocks'"):
+        att.dot_product_attention(q, k, v, implementation="causal_blocks")
 
 
 def test_cross_attention_shapes_and_bottom_right_causal_mask(x64, key):
     q, k, v = _qkv(key, t=3, s=7)
     keep = np.broadcast_to(np.asarray(att.causal_mask(3, 7)), (2, 3, 3, 7))
     assert keep[0, 0, 0].tolist() == [True] * 5 + [False] * 2
-    for impl, atol in zip(att.dot_product.IMPLEMENTATIONS, (1e-12, 1e-6), strict=True):
+    for impl, atol in zip(att.dot_product.IMPLEMENTATIONS, (1e-12, 1e-6, 1e-12), strict=True):
         out = att.dot_product_attention(q, k, v, is_causal=True, implementation=impl)
         np.testing.assert_allclose(out, _numpy_attention(q, k, v, keep), rtol=0, atol=atol)
     assert att.dot_product_attention(q, k, jnp.ones((2, 7, 3, 6))).shape == (2, 3, 3, 6)
