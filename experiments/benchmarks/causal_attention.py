@@ -140,8 +140,9 @@ def run(quick: bool, repeats: int | None = None) -> dict:
                                       dl_theory_s=dl["median_s"]))
                     continue
                 p = runs["torch"][direction]
+                speedup = p["median_s"] / dl["median_s"]
                 rows.append(h.row(workload, size, dl_theory=dl_cell, peer=f"{h.fmt_time(p['median_s'])} (torch sdpa)",
-                                  speedup=p["median_s"] / dl["median_s"],
+                                  speedup=speedup, target="≥ 1×", met=h.at_least(speedup, 1.0),
                                   memory_ratio=h.mem_ratio(runs["causal_blocks"], runs["torch"]), accuracy=acc,
                                   dl_theory_s=dl["median_s"], dl_theory_formula_s=fm["median_s"],
                                   dl_theory_jax_impl_s=jx["median_s"],
