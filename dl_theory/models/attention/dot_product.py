@@ -20,8 +20,9 @@ positions of each sequence.
 block (``implementation="causal_blocks"``): the queries are cut into :data:`CAUSAL_BLOCKS` consecutive blocks and each
 block meets only the keys its last query can see, which skips the masked upper blocks of the logits (the causal block
 skipping of FlashAttention, Dao et al. 2022, without its online softmax): :math:`(m + 1)/2m` of the work for m blocks,
-with the same numbers. All take the same masks and agree to rounding, except for a query that sees no key at all,
-which gets uniform weights over its block's keys instead of over all keys.
+with the same numbers; as in FlashAttention, the softmax's normalization divides the (T, V) output of the product with
+the values, not the (T, S) weights. All take the same masks and agree to rounding, except for a query that sees no
+key at all, which gets uniform weights over its block's keys instead of over all keys.
 """
 
 import math
@@ -154,5 +155,8 @@ def _causal_blocks(q: jax.Array, k: jax.Array, v: jax.Array, mask: ArrayLike | N
         seen = stop + s - t  # keys 0 .. seen - 1 are visible to some query of the block
         logits = jnp.einsum("bhtk,bhsk->bhts", q[:, :, start:stop], k[:, :, :seen])
         logits = jnp.where(keep[:, :, start:stop, :seen], logits, _large_negative(logits.dtype))
-        blocks.append(jnp.einsum("bhts,bhsv->bhtv", jax.nn.softmax(logits, axis=-1), v[:, :, :seen]))
+        # softmax(l) v = (exp(l - max l) v) / sum exp(l - max l): the division acts on (T, V), not on (T, S)
+        unnormalized = jnp.exp(logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True)))
+        heads = jnp.einsum("bhts,bhsv->bhtv", unnormalized, v[:, :, :seen])
+        blocks.append(heads / jnp.sum(unnormalized, axis=-1, keepdims=True))
     return jnp.swapaxes(jnp.concatenate(blocks, axis=2), 1, 2)
