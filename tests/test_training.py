@@ -228,7 +228,7 @@ def test_engines_agree_and_auto_dispatches_convolutions():
     init_fn, apply_fn, _ = models.cnn((4,), 3, filter_shape=(3,), parameterization="standard")
     _, params = init_fn(jax.random.key(2), x.shape)
     loss_fn = losses.cross_entropy(apply_fn)
-    runs = {engine: train(loss_fn, params, optax.adam(0.01), (x, y), n_steps=9, batch_size=8, key=jax.random.key(3),
+    runs = {engine: train(loss_fn, params, optax.adam(0.01), (x, y), n_steps=8, batch_size=8, key=jax.random.key(3),
                           log_every=4, engine=engine) for engine in ("scan", "dispatch")}
     np.testing.assert_allclose(runs["scan"][1]["loss"], runs["dispatch"][1]["loss"], rtol=1e-5)
     for a, b in zip(jax.tree.leaves(runs["scan"][0]), jax.tree.leaves(runs["dispatch"][0]), strict=True):
