@@ -1,10 +1,11 @@
-"""Training loop: a jitted optax step run under ``lax.scan``, with a history, a NaN guard and checkpoints.
+"""Training loop: a jitted optax step, with a history, a NaN guard and checkpoints.
 
-``train`` runs ``n_steps`` optimizer steps in compiled chunks of ``log_every`` steps. Between chunks (on the host) it
-checks the loss for NaN/inf, calls an optional ``callback(step, params)`` (e.g. to track the empirical NTK), advances
-the progress bar, and saves a checkpoint when one is due. Minibatches are a per-epoch random permutation drawn from
-``fold_in(key, epoch)``, so a run's trajectory depends only on its key and step — which is what makes ``resume=True``
-give the same final parameters as an uninterrupted run.
+``train`` runs ``n_steps`` optimizer steps in chunks of ``log_every`` steps, each chunk one compiled ``lax.scan`` (or,
+for convolutional models on the CPU, one compiled step dispatched per step: :func:`make_chunk`). Between chunks (on the
+host) it checks the loss for NaN/inf, calls an optional ``callback(step, params)`` (e.g. to track the empirical NTK),
+advances the progress bar, and saves a checkpoint when one is due. Minibatches are a per-epoch random permutation drawn
+from ``fold_in(key, epoch)``, so a run's trajectory depends only on its key and step — which is what makes
+``resume=True`` give the same final parameters as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -257,6 +258,8 @@ def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformati
         checks.in_interval(1, n, closed=True)("batch_size", checks.count("batch_size", batch_size))
     if batch_size is not None and key is None:
         raise ValueError("key is required for minibatch training (batch_size is set)")
+    if engine not in ENGINES:
+        raise checks.fail("engine", f"one of {ENGINES}", engine)
     key = jax.random.key(0) if key is None else key
     path, resume = _checkpoint_path(checkpoint, checkpoint_dir, resume, desc)
     every = checkpoint_every or log_every
@@ -267,8 +270,6 @@ def train(loss_fn: LossFn, params: Params, optimizer: optax.GradientTransformati
         step, state, history = _load(path, state)
         if step > n_steps:
             raise ValueError(f"checkpoint {path} is at step {step}, past n_steps={n_steps}; delete it to start over")
-    if engine not in ENGINES:
-        raise checks.fail("engine", f"one of {ENGINES}", engine)
     if engine == "auto":
         batch = data if batch_size is None else jax.tree_util.tree_map(lambda a: a[:batch_size], data)
         noise = () if noise_key is None else (noise_key,)
