@@ -61,15 +61,14 @@ def dl_theory_worker(model: str, steps: int, repeats: int) -> dict:
     engine = "dispatch" if training.uses_convolution(loss_fn, params, (data[0][:BATCH], data[1][:BATCH])) else "scan"
     state = training.TrainState(params, optimizer.init(params))
     step_ids = jnp.arange(steps)
-    timings = {}
-    for name in sorted(("scan", "dispatch"), key=lambda e: e != engine):  # the engine train picks, first
-        base = h.rss_mb()
-        chunk = training.make_chunk(loss_fn, optimizer, BATCH, engine=name)
-        timings[name] = h.measure(functools.partial(chunk, state, data, key, step_ids), repeats,
-                                  jax.block_until_ready, base_mb=base)
-        if name == engine:
-            losses_S = chunk(state, data, key, step_ids)[1]
     other = "dispatch" if engine == "scan" else "scan"
+    timings, chunks = {}, {}
+    for name in (engine, other):  # the engine train picks, first
+        base = h.rss_mb()
+        chunks[name] = training.make_chunk(loss_fn, optimizer, BATCH, engine=name)
+        timings[name] = h.measure(functools.partial(chunks[name], state, data, key, step_ids), repeats,
+                                  jax.block_until_ready, base_mb=base)
+    losses_S = chunks[engine](state, data, key, step_ids)[1]
     return {"engine": engine, "steps_per_s": steps / timings[engine]["median_s"], "other": other,
             "other_steps_per_s": steps / timings[other]["median_s"], "engines": timings,
             "loss_first": float(losses_S[0]), "loss_last": float(losses_S[-1]), "jax": jax.__version__,
